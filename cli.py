@@ -1,0 +1,174 @@
+"""pasdeux's one command line.
+
+Training stages run through LightningCLI::
+
+    python cli.py fit --config configs/quick/solo_tokenizer.yaml
+    python cli.py validate|test|predict --config ... --ckpt_path ...
+
+Tool commands need no Trainer and are dispatched before Lightning is imported (so they start fast)::
+
+    python cli.py features SONG... --fps 60 --set bailando438 --out DIR
+    python cli.py convert IN --to bvh|npz|aistpp --out FILE
+    python cli.py render MOTION [MOTION] [--music SONG] --out FILE.mp4
+    python cli.py demo --out DIR
+
+Bad input prints one line, ``pasdeux: error: FILE: problem; fix``, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Nothing reaches the network at run time: wandb logs offline unless the user says otherwise.
+os.environ.setdefault("WANDB_MODE", "offline")
+
+LIGHTNING_COMMANDS = {
+    "fit": "train a stage from a YAML config",
+    "validate": "run a stage's validation loop",
+    "test": "run a stage's test loop",
+    "predict": "run a stage's predict loop",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Tool commands
+# --------------------------------------------------------------------------------------------------
+def _features(args: argparse.Namespace) -> int:
+    from data.music import write_feature_files
+
+    written = write_feature_files(args.songs, args.out, fps=args.fps, feature_set=args.set,
+                                  cache_dir=args.cache_dir)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from data.motion import load_motion, save_motion
+
+    motion = load_motion(args.input)
+    print(save_motion(motion, args.out, args.to))
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from data.motion import load_motion
+    from data.render import render_video
+
+    motions = [load_motion(m) for m in args.motions]
+    print(render_video(motions, args.out, music=args.music, fps=args.fps, size=args.size,
+                       title=args.title))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from data.demo import run_demo
+
+    run_demo(args.out)
+    return 0
+
+
+def _tool_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cli.py", description="pasdeux: music to dance.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from data.music import FEATURE_SETS
+
+    p = sub.add_parser("features", help="music features at the motion frame rate, with beats",
+                       description="Compute a named music-feature set for each song at the motion fps "
+                                   "and write DIR/<stem>.npz holding features (T, F), beats (frame "
+                                   "indices) and fps. Results are cached by audio content.")
+    p.add_argument("songs", nargs="+", type=Path, metavar="SONG", help="audio files (wav, flac, ogg, mp3)")
+    p.add_argument("--fps", type=int, default=60, choices=(30, 60), help="motion frame rate (default 60)")
+    p.add_argument("--set", default="bailando438", choices=sorted(FEATURE_SETS), help="feature set")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="feature cache (default $PASDEUX_CACHE or ~/.cache/pasdeux/features)")
+    p.set_defaults(func=_features)
+
+    p = sub.add_parser("convert", help="convert a motion between npz, AIST++ pkl, DD100 npy and BVH",
+                       description="Read IN (.npz, AIST++ .pkl, DD100 .npy, .bvh) and write it as --to.")
+    p.add_argument("input", type=Path, metavar="IN")
+    p.add_argument("--to", required=True, choices=("bvh", "npz", "aistpp"), help="output format")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.set_defaults(func=_convert)
+
+    p = sub.add_parser("render", help="skeleton preview video (one or two dancers), with the song",
+                       description="Render a stick-figure video of one or two motions; --music muxes "
+                                   "the song in.")
+    p.add_argument("motions", nargs="+", type=Path, metavar="MOTION", help="one or two motion files")
+    p.add_argument("--music", type=Path, default=None, metavar="SONG")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.mp4")
+    p.add_argument("--fps", type=float, default=None, help="video frame rate (default: the motion's, "
+                                                           "capped at 30)")
+    p.add_argument("--size", type=int, default=512, help="video height in pixels (default 512)")
+    p.add_argument("--title", default="", help="caption drawn on the video")
+    p.set_defaults(func=_render)
+
+    p = sub.add_parser("demo", help="the main job on embedded synthetic data (what `make demo` runs)")
+    p.add_argument("--out", type=Path, default=Path("demo_out"))
+    p.set_defaults(func=_demo)
+    return parser
+
+
+TOOL_COMMANDS = ("features", "convert", "render", "demo")
+
+
+def run_tool(argv: list[str]) -> int:
+    from data.errors import InputError
+
+    args = _tool_parser().parse_args(argv)
+    if args.command == "render" and len(args.motions) > 2:
+        print("pasdeux: error: render takes one or two motions", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except InputError as e:
+        print(f"pasdeux: error: {e}", file=sys.stderr)
+        return 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Training stages (LightningCLI)
+# --------------------------------------------------------------------------------------------------
+def lightning_main(argv: list[str]) -> None:
+    from lightning.pytorch.cli import LightningCLI
+
+    LightningCLI(
+        args=argv,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": "pasdeux training stages"},
+    )
+
+
+def _print_overview() -> None:
+    print("usage: python cli.py COMMAND ...\n\npasdeux: music to dance.\n\ntraining stages (LightningCLI):")
+    for name, text in LIGHTNING_COMMANDS.items():
+        print(f"  {name:<10} {text}")
+    print("\ntools:")
+    for action in _tool_parser()._subparsers._group_actions[0]._choices_actions:
+        print(f"  {action.dest:<10} {action.help}")
+    print("\n`python cli.py COMMAND --help` for a command's options.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        _print_overview()
+        return 0
+    if argv[0] in TOOL_COMMANDS:
+        return run_tool(argv)
+    if argv[0] in LIGHTNING_COMMANDS:
+        lightning_main(argv)
+        return 0
+    print(f"pasdeux: error: unknown command {argv[0]!r}; run `python cli.py --help`", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

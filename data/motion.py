@@ -1,0 +1,214 @@
+"""The in-memory motion every stage passes around, and reading/writing it in every supported format.
+
+A :class:`Motion` is one dancer: joint world positions ``(T, J, 3)`` plus, when known, the SMPL-style
+parameters that produced them (local axis-angle rotations ``(T, J, 3)`` and root translation
+``(T, 3)``). Position-only motions (DCM's MMD bones, a positions-only generator) have no rotations and
+cannot be exported to rotation formats (BVH, AIST++ pkl).
+
+Formats, picked by extension on read and by name on write:
+
+==========  ================  =====================================================================
+name        extension         what
+==========  ================  =====================================================================
+``npz``     ``.npz``          pasdeux's own: joints, rotations, root, fps, skeleton, music
+``aistpp``  ``.pkl``          AIST++ ``motions/*.pkl`` (smpl_poses, smpl_trans, smpl_scaling)
+``dd100``   ``.npy``          DD100 SMPL-X dict (read only)
+``bvh``     ``.bvh``          BVH on the SMPL / SMPL-X skeleton (Blender, MotionBuilder, any parser)
+==========  ================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from data.errors import InputError, check_finite
+from data.io import load_npz, save_npz_atomic
+from data.skeleton import get_skeleton
+
+NPZ_FORMAT_VERSION = 1
+MOTION_FORMATS = ("npz", "aistpp", "bvh")
+_SUFFIX = {"npz": ".npz", "aistpp": ".pkl", "bvh": ".bvh"}
+
+
+@dataclass
+class Motion:
+    """One dancer's motion."""
+
+    skeleton: str
+    """Skeleton name: ``smpl24``, ``smplx55`` or ``mmd60``."""
+    fps: float
+    joints: np.ndarray
+    """(T, J, 3) joint world positions, metres, y up."""
+    rotations: np.ndarray | None = None
+    """(T, J, 3) local axis-angle rotations (SMPL pose parameters), or ``None`` for positions only."""
+    root: np.ndarray | None = None
+    """(T, 3) root translation (SMPL ``transl``; the pelvis sits at ``root_rest + root``)."""
+    music: str = ""
+    """The source music (a path or a dataset music id), empty when unknown."""
+    name: str = ""
+    extras: dict = field(default_factory=dict)
+    """Format-specific values carried through a round trip (e.g. SMPL-X ``betas``)."""
+
+    def __post_init__(self) -> None:
+        sk = get_skeleton(self.skeleton)
+        J = sk.num_joints
+        self.joints = np.asarray(self.joints, dtype=np.float64)
+        if self.joints.ndim != 3 or self.joints.shape[1:] != (J, 3):
+            raise ValueError(f"joints have shape {self.joints.shape}, expected (T, {J}, 3) for {self.skeleton}")
+        T = self.joints.shape[0]
+        if self.rotations is not None:
+            self.rotations = np.asarray(self.rotations, dtype=np.float64)
+            if self.rotations.shape != (T, J, 3):
+                raise ValueError(f"rotations have shape {self.rotations.shape}, expected ({T}, {J}, 3)")
+            if self.root is None:
+                raise ValueError("rotations given without root translation")
+        if self.root is not None:
+            self.root = np.asarray(self.root, dtype=np.float64)
+            if self.root.shape != (T, 3):
+                raise ValueError(f"root has shape {self.root.shape}, expected ({T}, 3)")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+    @classmethod
+    def from_smpl(cls, skeleton: str, rotations: np.ndarray, root: np.ndarray, fps: float,
+                  **kwargs) -> "Motion":
+        """Build a motion from SMPL parameters, computing joints with the built-in FK."""
+        from data.fk import forward_kinematics_np
+
+        rotations = np.asarray(rotations, dtype=np.float64)
+        joints = forward_kinematics_np(get_skeleton(skeleton), rotations, root)
+        return cls(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root, **kwargs)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    @property
+    def has_rotations(self) -> bool:
+        return self.rotations is not None
+
+    def slice(self, start: int, stop: int) -> "Motion":
+        cut = lambda a: None if a is None else a[start:stop]  # noqa: E731
+        return replace(self, joints=self.joints[start:stop], rotations=cut(self.rotations),
+                       root=cut(self.root))
+
+
+# --------------------------------------------------------------------------------------------------
+# pasdeux npz
+# --------------------------------------------------------------------------------------------------
+def save_npz(motion: Motion, path: str | os.PathLike) -> Path:
+    """Write ``motion`` as a pasdeux ``.npz`` (atomically)."""
+    arrays = dict(
+        format_version=np.int64(NPZ_FORMAT_VERSION),
+        skeleton=np.str_(motion.skeleton),
+        fps=np.float64(motion.fps),
+        joints=motion.joints.astype(np.float32),
+        music=np.str_(motion.music),
+        name=np.str_(motion.name),
+    )
+    if motion.rotations is not None:
+        arrays["rotations"] = motion.rotations.astype(np.float32)
+    if motion.root is not None:
+        arrays["root"] = motion.root.astype(np.float32)
+    for key, value in motion.extras.items():
+        arrays[f"extra_{key}"] = np.asarray(value)
+    return save_npz_atomic(path, **arrays)
+
+
+def load_npz_motion(path: str | os.PathLike) -> Motion:
+    """Read a pasdeux ``.npz`` motion, validating every array."""
+    z = load_npz(path)
+    for key in ("skeleton", "fps", "joints"):
+        if key not in z:
+            raise InputError(path, f"no '{key}' array: not a pasdeux motion npz",
+                             "write it with `cli.py convert ... --to npz`")
+    skeleton = str(z["skeleton"])
+    try:
+        J = get_skeleton(skeleton).num_joints
+    except KeyError as e:
+        raise InputError(path, str(e).strip("'\""), "use a shipped skeleton name") from None
+    joints = z["joints"]
+    if joints.ndim != 3 or joints.shape[1:] != (J, 3) or joints.shape[0] == 0:
+        raise InputError(path, f"joints have shape {joints.shape}, expected (T, {J}, 3) with T > 0 "
+                               f"for skeleton {skeleton}", "check the file's writer")
+    check_finite(joints, path, "joints")
+    rotations, root = z.get("rotations"), z.get("root")
+    if rotations is not None:
+        if rotations.shape != joints.shape:
+            raise InputError(path, f"rotations have shape {rotations.shape}, expected {joints.shape}",
+                             "check the file's writer")
+        check_finite(rotations, path, "rotations")
+        if root is None:
+            raise InputError(path, "rotations without a 'root' array", "add the root translation (T, 3)")
+    if root is not None:
+        if root.shape != (joints.shape[0], 3):
+            raise InputError(path, f"root has shape {root.shape}, expected ({joints.shape[0]}, 3)",
+                             "check the file's writer")
+        check_finite(root, path, "root")
+    fps = float(z["fps"])
+    if not fps > 0:
+        raise InputError(path, f"fps is {fps}", "store the motion's frame rate")
+    extras = {k[len("extra_"):]: v for k, v in z.items() if k.startswith("extra_")}
+    return Motion(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root,
+                  music=str(z.get("music", "")), name=str(z.get("name", Path(path).stem)),
+                  extras=extras)
+
+
+# --------------------------------------------------------------------------------------------------
+# Any format
+# --------------------------------------------------------------------------------------------------
+def load_motion(path: str | os.PathLike) -> Motion:
+    """Read a motion file, the format chosen by extension (.npz, .pkl, .npy, .bvh)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "file not found", "check the path")
+    suffix = p.suffix.lower()
+    if suffix == ".npz":
+        return load_npz_motion(p)
+    if suffix == ".pkl":
+        from data.datasets.aistpp import load_aistpp_motion
+
+        return load_aistpp_motion(p)
+    if suffix == ".npy":
+        from data.datasets.dd100 import load_dd100_motion
+
+        return load_dd100_motion(p)
+    if suffix == ".bvh":
+        from data.bvh import load_bvh
+
+        return load_bvh(p)
+    raise InputError(p, f"unknown motion format '{suffix}'",
+                     "give a .npz (pasdeux), .pkl (AIST++), .npy (DD100) or .bvh file")
+
+
+def save_motion(motion: Motion, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Write ``motion`` in format ``fmt`` (or the one the extension names), atomically."""
+    p = Path(path)
+    if fmt is None:
+        by_suffix = {v: k for k, v in _SUFFIX.items()}
+        fmt = by_suffix.get(p.suffix.lower())
+        if fmt is None:
+            raise InputError(p, f"cannot tell the output format from '{p.suffix}'",
+                             f"use one of {', '.join(_SUFFIX.values())} or pass the format")
+    if fmt not in MOTION_FORMATS:
+        raise InputError(p, f"unknown output format {fmt!r}", f"use one of {', '.join(MOTION_FORMATS)}")
+    if fmt != "npz" and not motion.has_rotations:
+        raise InputError(motion.name or None, f"positions-only motion cannot be written as {fmt}",
+                         "it needs joint rotations; write npz instead")
+    if fmt == "npz":
+        return save_npz(motion, p)
+    if fmt == "aistpp":
+        from data.datasets.aistpp import save_aistpp_pkl
+
+        return save_aistpp_pkl(motion, p)
+    from data.bvh import save_bvh
+
+    return save_bvh(motion, p)
