@@ -129,13 +129,17 @@ def _resolve_numpy_global(module: str, name: str) -> Any:
     raise pickle.UnpicklingError(f"cannot resolve {module}.{name}")
 
 
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside the allow-list (it would have run code)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that only builds numpy arrays, dtypes, scalars and plain Python containers."""
 
     def find_class(self, module: str, name: str) -> Any:
         key = (module, name)
         if key not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load global '{module}.{name}'")
+            raise RefusedGlobal(f"refusing to load global '{module}.{name}'")
         obj = _ALLOWED_GLOBALS[key]
         if obj is not None:
             return obj
@@ -150,14 +154,24 @@ def safe_unpickle(fileobj, path: str | os.PathLike | None = None) -> Any:
     """Unpickle ``fileobj`` with :class:`RestrictedUnpickler`; :class:`InputError` on refusal."""
     try:
         return RestrictedUnpickler(fileobj, encoding="latin1").load()
-    except pickle.UnpicklingError as e:
+    except RefusedGlobal as e:
         raise InputError(path, f"pickle refused: {e} (only numpy arrays and plain containers are "
                                "loaded, nothing that can run code)",
                          "convert the file to .npz or check where it came from") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             UnicodeDecodeError, OverflowError, MemoryError) as e:
         raise InputError(path, f"not a readable pickle ({type(e).__name__}: {e})",
                          "re-download or re-export the file") from None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if head.startswith(b"\x80"):  # the protocol marker every protocol >= 2 pickle starts with
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
 def load_pickle(path: str | os.PathLike) -> Any:
@@ -166,7 +180,14 @@ def load_pickle(path: str | os.PathLike) -> Any:
     if not p.is_file():
         raise InputError(p, "file not found", "check the path")
     with open(p, "rb") as fh:
-        data = safe_unpickle(fh, p)
+        try:
+            data = safe_unpickle(fh, p)
+        except InputError:
+            fh.seek(0)
+            if _looks_like_text(fh.read(512)):
+                raise InputError(p, "is a text file, not a pickle",
+                                 "give the dataset's own .pkl file") from None
+            raise
     return _unwrap_chumpy(data)
 
 
@@ -189,21 +210,44 @@ def load_npy(path: str | os.PathLike) -> Any:
     if not p.is_file():
         raise InputError(p, "file not found", "check the path")
     with open(p, "rb") as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(fh)
-        except ValueError as e:
-            raise InputError(p, f"not an .npy file ({e})", "re-export it with numpy.save") from None
-        if not dtype.hasobject:
-            fh.seek(0)
-            try:
-                return np.load(fh, allow_pickle=False)
-            except ValueError as e:
-                raise InputError(p, f"truncated or corrupt .npy ({e})", "re-export the file") from None
-        payload = fh.read()
-    arr = safe_unpickle(io.BytesIO(payload), p)
+        return read_npy(fh, p)
+
+
+def read_npy(fh, path: str | os.PathLike | None = None) -> Any:
+    """:func:`load_npy` on an open binary file (an ``.npy`` member of an ``.npz`` archive, say)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(fh)
+    except ValueError as e:
+        raise InputError(path, f"not an .npy file ({e})", "re-export it with numpy.save") from None
+    if not dtype.hasobject:
+        count = int(np.prod(shape, dtype=np.int64))
+        data = fh.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise InputError(path, "truncated .npy data", "re-export the file")
+        arr = np.frombuffer(data, dtype=dtype, count=count)
+        return arr.reshape(shape, order="F" if fortran else "C").copy()
+    arr = safe_unpickle(io.BytesIO(fh.read()), path)
     if isinstance(arr, np.ndarray) and arr.dtype.hasobject and arr.shape == ():
         return _unwrap_chumpy(arr.item())
     return arr
+
+
+def load_npz_any(path: str | os.PathLike) -> dict[str, Any]:
+    """Read every member of an ``.npz``, object members through the safe unpickler."""
+    import zipfile
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "file not found", "check the path")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            out = {}
+            for member in zf.namelist():
+                with zf.open(member) as fh:
+                    out[member.removesuffix(".npy")] = read_npy(io.BytesIO(fh.read()), f"{p}:{member}")
+            return out
+    except zipfile.BadZipFile:
+        raise InputError(p, "not an npz (zip) archive", "re-export the file") from None

@@ -13,6 +13,7 @@ name        extension         what
 ``npz``     ``.npz``          pasdeux's own: joints, rotations, root, fps, skeleton, music
 ``aistpp``  ``.pkl``          AIST++ ``motions/*.pkl`` (smpl_poses, smpl_trans, smpl_scaling)
 ``dd100``   ``.npy``          DD100 SMPL-X dict (read only)
+``dcm``     ``.json``         DCM 60-bone global transforms, positions only (read only)
 ``bvh``     ``.bvh``          BVH on the SMPL / SMPL-X skeleton (Blender, MotionBuilder, any parser)
 ==========  ================  =====================================================================
 """
@@ -156,7 +157,9 @@ def load_npz_motion(path: str | os.PathLike) -> Motion:
     fps = float(z["fps"])
     if not fps > 0:
         raise InputError(path, f"fps is {fps}", "store the motion's frame rate")
-    extras = {k[len("extra_"):]: v for k, v in z.items() if k.startswith("extra_")}
+    # 0-d arrays (a gender string, a scalar) come back as the Python value they were saved from.
+    extras = {k[len("extra_"):]: (v.item() if v.ndim == 0 else v)
+              for k, v in z.items() if k.startswith("extra_")}
     return Motion(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root,
                   music=str(z.get("music", "")), name=str(z.get("name", Path(path).stem)),
                   extras=extras)
@@ -185,8 +188,12 @@ def load_motion(path: str | os.PathLike) -> Motion:
         from data.bvh import load_bvh
 
         return load_bvh(p)
+    if suffix == ".json":
+        from data.datasets.dcm import load_dcm_motion
+
+        return load_dcm_motion(p)
     raise InputError(p, f"unknown motion format '{suffix}'",
-                     "give a .npz (pasdeux), .pkl (AIST++), .npy (DD100) or .bvh file")
+                     "give a .npz (pasdeux), .pkl (AIST++), .npy (DD100), .json (DCM) or .bvh file")
 
 
 def save_motion(motion: Motion, path: str | os.PathLike, fmt: str | None = None) -> Path:
