@@ -15,6 +15,7 @@ import io
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -68,7 +69,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise InputError(path, "npz holds pickled objects, which pasdeux does not load",
                              "re-save it with plain numeric arrays") from None
         raise InputError(path, f"not a readable npz file ({e})", "re-export the file") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(path, f"not a readable npz file ({e})", "re-export the file") from None
 
 
@@ -237,8 +238,6 @@ def read_npy(fh, path: str | os.PathLike | None = None) -> Any:
 
 def load_npz_any(path: str | os.PathLike) -> dict[str, Any]:
     """Read every member of an ``.npz``, object members through the safe unpickler."""
-    import zipfile
-
     p = Path(path)
     if not p.is_file():
         raise InputError(p, "file not found", "check the path")

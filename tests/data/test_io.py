@@ -90,3 +90,12 @@ def test_npz_readers(tmp_path):
     bad.write_text("not a zip")
     with pytest.raises(InputError, match="bad.npz"):
         load_npz(bad)
+
+
+def test_truncated_npz_is_an_input_error(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, a=np.arange(1000))
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[:200])  # a zip header with the rest missing
+    with pytest.raises(InputError, match="cut.npz"):
+        load_npz(cut)

@@ -1,0 +1,610 @@
+"""Music features at the motion frame rate: loading, the named feature sets, caching, batch output.
+
+Every consumer of music in pasdeux (tokenizer-free GPT conditioning, the RL beat reward, the BAS
+metric, the camera diffusion model) reads one ``(T, F)`` array per song, computed **once** at the
+motion frame rate and cached on disk. Frame alignment comes from the sample rate, as in the
+reference code: audio is resampled to ``sr = fps * 512`` and every librosa call uses hop 512, so one
+feature row is one motion frame (30720 Hz for 60 fps, 15360 Hz for 30 fps).
+
+Named sets (:data:`FEATURE_SETS`):
+
+* ``bailando438`` -- Bailando's ``extract_acoustic_feature``: MFCC 20 (on the dB mel spectrogram,
+  ref = max), delta MFCC 20 (width 3), chroma_cqt 12 on the HPSS harmonic part, onset strength 1 on
+  the percussive part (median aggregation), beat one-hot 1 (channel 53), tempogram 384.
+* ``aist55`` -- its first 55 channels (what Bailando++ reads from the 60 fps files).
+* ``duolando54`` -- its first 54 channels (Duolando, 30 fps; beat channel 53 feeds BAS).
+* ``edge35`` -- the FACT / EDGE "baseline" features: onset envelope 1, MFCC 20, chroma_cens 12,
+  onset-peak one-hot 1, beat one-hot 1 (beat_track, tightness 100).
+
+The values are those of the straightforward librosa pipeline (a test checks it), but shared work is
+done once: one STFT of the signal serves the mel spectrogram *and* HPSS, HPSS runs once for chroma and
+onset, the HPSS median filters take scipy's fast 1-D path, and sets that do not need the tempogram
+skip it.
+
+Public API: :func:`load_audio`, :func:`features_from_waveform` (in-memory audio, for the synthetic
+corpus and generation), :func:`compute_features` (a file, cached), :func:`write_feature_files` (what
+``cli.py features`` runs), :class:`MusicFeatures`, :data:`FEATURE_SETS`.
+
+librosa is imported inside functions so that importing this module (``cli.py`` does, to list the
+feature sets) stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from data.errors import InputError
+from data.io import load_npz, save_npz_atomic
+
+# --------------------------------------------------------------------------------------------------
+# Constants shared by every feature set
+# --------------------------------------------------------------------------------------------------
+HOP_LENGTH = 512  # samples per feature frame; sr = fps * HOP_LENGTH makes one frame per motion frame
+N_FFT = 2048  # librosa's default, as in every reference script
+N_MFCC = 20
+CQT_FMIN_HZ = 32.703195662574829  # C1, librosa's default fmin for chroma_cqt / chroma_cens
+HPSS_KERNEL = 31  # librosa.effects.hpss default kernel_size
+TEMPOGRAM_WIN = 384  # librosa.feature.tempogram default win_length (rows of the tempogram)
+SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence (a few 16-bit LSBs of dither)
+CACHE_FORMAT_VERSION = 1  # bump when the cached arrays or their meaning change
+MIN_DURATION_S = 0.5  # shorter clips give no meaningful beats/tempogram; refused with a clear error
+
+ENV_CACHE = "PASDEUX_CACHE"
+DEFAULT_CACHE = Path("~/.cache/pasdeux/features")
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature-set descriptions
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class FeatureSet:
+    """A named music-feature layout.
+
+    ``channels`` maps each block name to its slice of the feature vector, in order; the slices tile
+    ``[0, dim)``. ``beat_channel`` is the one-hot beat column (what BAS and the RL reward read).
+    ``pipeline`` says which computation produces it: ``"bailando"`` sets are prefixes of the 438-d
+    vector, ``"edge"`` is the FACT/EDGE baseline.
+    """
+
+    name: str
+    dim: int
+    pipeline: str
+    channels: Mapping[str, slice]
+    beat_channel: int
+    description: str
+    reference_fps: tuple[float, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # Catch a typo in the table below at import time rather than as a silent misalignment.
+        start = 0
+        for name, sl in self.channels.items():
+            if sl.start != start or sl.stop <= sl.start or sl.step not in (None, 1):
+                raise ValueError(f"feature set {self.name}: block {name} {sl} does not tile")
+            start = sl.stop
+        if start != self.dim:
+            raise ValueError(f"feature set {self.name}: blocks cover {start} channels, not {self.dim}")
+        if not self.channels["beat"].start == self.beat_channel:
+            raise ValueError(f"feature set {self.name}: beat_channel disagrees with its block")
+
+
+def _blocks(*sizes: tuple[str, int]) -> Mapping[str, slice]:
+    out: dict[str, slice] = {}
+    start = 0
+    for name, size in sizes:
+        out[name] = slice(start, start + size)
+        start += size
+    return MappingProxyType(out)
+
+
+_BAILANDO_HEAD = (("mfcc", 20), ("mfcc_delta", 20), ("chroma_cqt", 12), ("onset", 1), ("beat", 1))
+
+FEATURE_SETS: Mapping[str, FeatureSet] = MappingProxyType({
+    "bailando438": FeatureSet(
+        name="bailando438", dim=438, pipeline="bailando",
+        channels=_blocks(*_BAILANDO_HEAD, ("tempogram", TEMPOGRAM_WIN)),
+        beat_channel=53, reference_fps=(60.0, 7.5),
+        description="Bailando: MFCC 20 [0:20] (dB mel, ref=max), dMFCC 20 [20:40], chroma_cqt 12 "
+                    "[40:52] on HPSS harmonic, onset 1 [52] on HPSS percussive (median), beat "
+                    "one-hot [53], tempogram 384 [54:438]"),
+    "aist55": FeatureSet(
+        name="aist55", dim=55, pipeline="bailando",
+        channels=_blocks(*_BAILANDO_HEAD, ("tempogram", 1)),
+        beat_channel=53, reference_fps=(60.0,),
+        description="Bailando++: first 55 channels of bailando438 (the last is tempogram lag 0)"),
+    "duolando54": FeatureSet(
+        name="duolando54", dim=54, pipeline="bailando",
+        channels=_blocks(*_BAILANDO_HEAD),
+        beat_channel=53, reference_fps=(30.0,),
+        description="Duolando: first 54 channels of bailando438 (MFCC, dMFCC, chroma, onset, beat)"),
+    "edge35": FeatureSet(
+        name="edge35", dim=35, pipeline="edge",
+        channels=_blocks(("onset", 1), ("mfcc", 20), ("chroma_cens", 12), ("onset_peak", 1),
+                         ("beat", 1)),
+        beat_channel=34, reference_fps=(30.0, 60.0),
+        description="FACT/EDGE baseline: onset envelope [0], MFCC 20 [1:21], chroma_cens 12 "
+                    "[21:33], onset-peak one-hot [33], beat one-hot [34] (tightness 100)"),
+})
+
+
+def get_feature_set(name: str) -> FeatureSet:
+    """Look a set up by name; an :class:`InputError` listing the choices when it is unknown."""
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise InputError(None, f"unknown music feature set {name!r}",
+                         f"choose one of {', '.join(sorted(FEATURE_SETS))}") from None
+
+
+def sample_rate_for(fps: float) -> int:
+    """The load sample rate that puts one hop-512 frame on each motion frame (60 -> 30720 Hz)."""
+    sr = float(fps) * HOP_LENGTH
+    if not (fps > 0 and sr.is_integer()):
+        raise InputError(None, f"fps {fps} gives a non-integer sample rate {sr} (fps * {HOP_LENGTH})",
+                         "use a motion frame rate such as 60, 30 or 7.5")
+    return int(sr)
+
+
+def _n_octaves(sr: int) -> int:
+    # The references use 7 CQT octaves at 30720 and 15360 Hz and 5 at 3840 Hz (7.5 fps): the most
+    # whole octaves above C1 that stay below Nyquist, capped at librosa's default of 7.
+    return int(min(7, math.floor(math.log2(sr / 2 / CQT_FMIN_HZ))))
+
+
+# --------------------------------------------------------------------------------------------------
+# Result type
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class MusicFeatures:
+    """Features of one song at the motion frame rate.
+
+    ``features`` is ``(T, F)`` float32 with ``F = FEATURE_SETS[feature_set].dim``; ``beats`` are
+    librosa beat frames (int64, ascending, in ``[0, T)``), the same ones set in the beat channel.
+    """
+
+    features: np.ndarray  # (T, F) float32
+    beats: np.ndarray  # (B,) int64 frame indices
+    fps: float
+    feature_set: str
+    duration: float  # seconds of audio
+    tempo: float  # BPM estimated by librosa's beat tracker
+    source: str | None = None  # the audio file, or None for an in-memory waveform
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def beat_times(self) -> np.ndarray:
+        """Beat times in seconds (frame / fps), float64."""
+        return self.beats.astype(np.float64) / float(self.fps)
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        """The arrays written to ``<stem>.npz`` (plain numeric/str arrays, no pickles)."""
+        return {
+            "features": self.features,
+            "beats": self.beats,
+            "beat_times": self.beat_times,
+            "fps": np.asarray(float(self.fps)),
+            "feature_set": np.asarray(self.feature_set),
+            "duration": np.asarray(float(self.duration)),
+            "tempo": np.asarray(float(self.tempo)),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Audio loading
+# --------------------------------------------------------------------------------------------------
+_READ_FIX = "convert it to wav, flac, ogg or mp3 (e.g. `ffmpeg -i FILE out.wav`) or check it is audio"
+
+
+def _check_waveform(y: np.ndarray, source: str | os.PathLike | None, sr: float) -> None:
+    """Refuse empty, non-finite, too-short or silent audio with a one-line :class:`InputError`."""
+    if y.size == 0:
+        raise InputError(source, "audio has zero length (no samples)",
+                         "re-export the file; it holds a header but no sound")
+    if not np.isfinite(y).all():
+        raise InputError(source, "audio holds NaN or infinite samples", "re-export the file")
+    duration = y.shape[-1] / sr
+    if duration < MIN_DURATION_S:
+        raise InputError(source, f"audio is {duration:.3f} s long; at least {MIN_DURATION_S} s is "
+                                 "needed for beats and features", "use a longer clip")
+    peak = float(np.max(np.abs(y)))
+    if peak < SILENCE_PEAK:
+        raise InputError(source, f"audio is silent (peak {peak:.2g}, below -80 dBFS)",
+                         "check that it is the right file and that the export contains sound")
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Decode a format libsndfile cannot read (m4a, aac, wma, ...) with the bundled ffmpeg.
+
+    ffmpeg writes float WAV with the source's own channels and rate, so downmixing and resampling
+    are ours (channel mean, soxr) exactly as for files libsndfile reads.
+    """
+    import soundfile as sf
+
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as e:  # not installed, or no binary for this platform
+        raise RuntimeError(f"no ffmpeg to fall back on ({e})") from None
+    with tempfile.TemporaryDirectory(prefix="pasdeux-audio-") as tmp:
+        wav = Path(tmp) / "decoded.wav"
+        proc = subprocess.run(
+            [exe, "-nostdin", "-hide_banner", "-v", "error", "-i", str(path), "-map", "0:a:0",
+             "-vn", "-c:a", "pcm_f32le", "-f", "wav", str(wav)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if proc.returncode != 0 or not wav.is_file():
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {proc.returncode}")
+        data, sr = sf.read(wav, dtype="float32", always_2d=True)
+    return data, int(sr)
+
+
+def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file as mono float32, resampled to ``sr`` when given.
+
+    Returns ``(y, sr)`` with ``y`` of shape ``(N,)``. Channels are averaged (as librosa.to_mono);
+    resampling uses soxr (librosa's default ``soxr_hq``). Files libsndfile reads (wav, flac, ogg,
+    mp3, aiff, ...) go through soundfile; anything else is tried with the ffmpeg that
+    imageio-ffmpeg bundles. Missing, unreadable, empty, non-finite or silent audio raises
+    :class:`InputError` naming the file.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "audio file not found", "check the path")
+    if p.is_dir():
+        raise InputError(p, "is a folder, not an audio file", "pass the audio files themselves")
+    try:
+        data, native_sr = sf.read(p, dtype="float32", always_2d=True)  # (N, C)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sf_error:
+        try:
+            data, native_sr = _read_with_ffmpeg(p)
+        except RuntimeError as ff_error:
+            reason = str(sf_error).replace(str(p), "").strip(" :") or type(sf_error).__name__
+            raise InputError(p, f"not a readable audio file (libsndfile: {reason}; ffmpeg: "
+                                f"{ff_error})", _READ_FIX) from None
+    except OSError as e:
+        raise InputError(p, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
+    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # (N,)
+    _check_waveform(y, p, native_sr)
+    if sr is not None and int(sr) != native_sr:
+        y = _resample(y, native_sr, int(sr))
+    return np.ascontiguousarray(y, dtype=np.float32), int(sr or native_sr)
+
+
+def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    import librosa
+
+    return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature computation
+# --------------------------------------------------------------------------------------------------
+def _median_filter_axis(S: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """``scipy.ndimage.median_filter`` along one axis of a 2-D array, mode ``reflect``.
+
+    scipy only uses its fast running-median code for 1-D input, and the 2-D call librosa makes is
+    ~7x slower. Reflect-padding every row by ``size // 2`` and filtering the flattened array as one
+    1-D signal gives the same values (a median selects, it does not add), since no window reaches
+    past its own row's padding. Rows shorter than the kernel take the 2-D call, where scipy's
+    repeated reflection differs from numpy's padding.
+    """
+    from scipy.ndimage import median_filter
+
+    shape = [1, 1]
+    shape[axis] = size
+    if S.shape[axis] < size:
+        return median_filter(S, size=shape, mode="reflect")
+    rows = S if axis == 1 else S.T  # filter along the last axis of `rows`
+    half = size // 2
+    padded = np.pad(rows, ((0, 0), (half, half)), mode="symmetric")  # == scipy's 'reflect'
+    flat = median_filter(np.ascontiguousarray(padded).ravel(), size=size, mode="reflect")
+    out = flat.reshape(padded.shape)[:, half:-half]
+    return np.ascontiguousarray(out if axis == 1 else out.T)
+
+
+def _hpss(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.decompose.hpss(D) with its defaults (kernel 31, power 2, margin 1), faster filters."""
+    import librosa
+
+    S, phase = librosa.magphase(D)  # (F, T) magnitude, (F, T) unit phase
+    harm = _median_filter_axis(S, axis=1, size=HPSS_KERNEL)  # smooth in time: harmonic
+    perc = _median_filter_axis(S, axis=0, size=HPSS_KERNEL)  # smooth in frequency: percussive
+    mask_harm = librosa.util.softmask(harm, perc, power=2.0, split_zeros=True)
+    mask_perc = librosa.util.softmask(perc, harm, power=2.0, split_zeros=True)
+    return (S * mask_harm) * phase, (S * mask_perc) * phase
+
+
+def _one_hot(indices: np.ndarray, length: int) -> np.ndarray:
+    out = np.zeros(length, dtype=np.float32)
+    out[indices[(indices >= 0) & (indices < length)]] = 1.0
+    return out
+
+
+def _bailando_pipeline(y: np.ndarray, sr: int, dim: int) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Bailando/Duolando blocks (each (C, T)), beat frames and tempo, up to ``dim`` channels."""
+    import librosa
+
+    D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, T) complex64
+    # Mel spectrogram from the STFT we already have (melspectrogram(y=) would redo it).
+    mel = librosa.feature.melspectrogram(S=np.abs(D) ** 2, sr=sr, n_fft=N_FFT,
+                                         hop_length=HOP_LENGTH)  # (128, T) power
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel, ref=np.max), n_mfcc=N_MFCC)  # (20, T)
+    mfcc_delta = librosa.feature.delta(mfcc, width=3)  # (20, T)
+
+    # One HPSS on the same STFT serves chroma (harmonic) and onset (percussive).
+    H, P = _hpss(D)
+    y_harm = librosa.istft(H, dtype=y.dtype, n_fft=N_FFT, hop_length=HOP_LENGTH, length=len(y))
+    y_perc = librosa.istft(P, dtype=y.dtype, n_fft=N_FFT, hop_length=HOP_LENGTH, length=len(y))
+    chroma = librosa.feature.chroma_cqt(y=y_harm, sr=sr, hop_length=HOP_LENGTH,
+                                        n_octaves=_n_octaves(sr))  # (12, T)
+    onset = librosa.onset.onset_strength(y=y_perc, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH,
+                                         aggregate=np.median)  # (T,)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH)
+    blocks = [mfcc, mfcc_delta, chroma, onset[None], _one_hot(beats, onset.shape[0])[None]]
+    if dim > 54:
+        tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH,
+                                              win_length=TEMPOGRAM_WIN)  # (384, T)
+        blocks.append(tempogram[: dim - 54])
+    return blocks, beats, float(np.atleast_1d(tempo)[0])
+
+
+def _edge_pipeline(y: np.ndarray, sr: int, start_bpm: float | None
+                   ) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """FACT/EDGE baseline blocks (each (C, T)), beat frames and tempo."""
+    import librosa
+
+    D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, T) complex64
+    mel = librosa.feature.melspectrogram(S=np.abs(D) ** 2, sr=sr, n_fft=N_FFT,
+                                         hop_length=HOP_LENGTH)  # (128, T)
+    # onset_strength(y=) and mfcc(y=) both compute exactly this dB mel (ref=1.0) internally:
+    # compute it once and hand it to both.
+    mel_db = librosa.power_to_db(mel)  # (128, T)
+    envelope = librosa.onset.onset_strength(S=mel_db, sr=sr, n_fft=N_FFT,
+                                            hop_length=HOP_LENGTH)  # (T,)
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)  # (20, T)
+    chroma = librosa.feature.chroma_cens(y=y, sr=sr, hop_length=HOP_LENGTH, n_chroma=12,
+                                         n_octaves=_n_octaves(sr))  # (12, T)
+    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=HOP_LENGTH)
+    if start_bpm is None:
+        # EDGE falls back to librosa's tempo estimate of the whole song when the BPM cannot be read
+        # from an AIST++ music name; the same estimator on the envelope we already have.
+        start_bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=sr,
+                                                hop_length=HOP_LENGTH)[0])
+    tempo, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=HOP_LENGTH,
+                                           start_bpm=start_bpm, tightness=100)
+    T = envelope.shape[0]
+    blocks = [envelope[None], mfcc, chroma, _one_hot(peaks, T)[None], _one_hot(beats, T)[None]]
+    return blocks, beats, float(np.atleast_1d(tempo)[0])
+
+
+_AIST_TEMPO = re.compile(r"^m(BR|PO|LO|MH|LH|WA|KR|JS|JB|HO)([0-9])$")
+
+
+def aist_tempo_from_name(stem: str) -> float | None:
+    """BPM encoded in an AIST++ music id (``mBR3`` -> 110), as FACT/EDGE parse it; else None."""
+    m = _AIST_TEMPO.match(stem)
+    if not m:
+        return None
+    genre, digit = m.group(1), int(m.group(2))
+    return float(digit * 5 + 110 if genre == "HO" else digit * 10 + 80)
+
+
+def features_from_waveform(y: np.ndarray, sr: int, fps: float = 60,
+                           feature_set: str = "bailando438", *, start_bpm: float | None = None,
+                           source: str | os.PathLike | None = None) -> MusicFeatures:
+    """Compute a named feature set from an in-memory waveform.
+
+    ``y`` is ``(N,)`` or librosa-style ``(channels, N)``; it is averaged to mono and resampled to
+    ``fps * 512`` Hz when ``sr`` differs. ``start_bpm`` is the beat tracker's tempo prior for
+    ``edge35`` (None: estimated from the audio). ``source`` only names the audio in errors and in
+    the result. Returns features ``(T, F)`` with ``T = 1 + N' // 512`` for the resampled length N'.
+    """
+    spec = get_feature_set(feature_set)
+    target_sr = sample_rate_for(fps)
+    if not (np.isfinite(sr) and sr > 0 and float(sr).is_integer()):
+        raise InputError(source, f"sample rate {sr} is not a positive integer", "pass the rate in Hz")
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 2:
+        y = y.mean(axis=0, dtype=np.float32)  # (N,)
+    if y.ndim != 1:
+        raise InputError(source, f"waveform has shape {y.shape}, expected (N,) or (channels, N)",
+                         "pass mono or channels-first audio")
+    _check_waveform(y, source, sr)
+    duration = y.shape[0] / float(sr)
+    if int(sr) != target_sr:
+        y = _resample(y, int(sr), target_sr)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+
+    with warnings.catch_warnings():
+        # librosa warns about n_fft vs. signal length on short clips; the features are still defined
+        # (centred, zero-padded frames) and the CLI promises one line on stderr.
+        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large", category=UserWarning,
+                                module=r"librosa(\.|$)")
+        if spec.pipeline == "bailando":
+            blocks, beats, tempo = _bailando_pipeline(y, target_sr, spec.dim)
+        else:
+            blocks, beats, tempo = _edge_pipeline(y, target_sr, start_bpm)
+
+    # Every block is framed with hop 512 and centred frames, so the lengths agree; trim defensively
+    # to the shortest in case a librosa version frames one of them one frame differently.
+    T = min(b.shape[-1] for b in blocks)
+    features = np.concatenate([b[:, :T] for b in blocks], axis=0).T  # (T, F)
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    beats = np.asarray(beats, dtype=np.int64)
+    beats = beats[(beats >= 0) & (beats < T)]
+    if features.shape[1] != spec.dim:  # a wiring error, not a user error
+        raise AssertionError(f"{feature_set}: computed {features.shape[1]} channels, not {spec.dim}")
+    return MusicFeatures(features=features, beats=beats, fps=float(fps), feature_set=spec.name,
+                         duration=duration, tempo=tempo,
+                         source=None if source is None else str(source))
+
+
+# --------------------------------------------------------------------------------------------------
+# Cache
+# --------------------------------------------------------------------------------------------------
+def feature_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir``, else ``$PASDEUX_CACHE``, else ``~/.cache/pasdeux/features``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(ENV_CACHE)
+    return Path(env).expanduser() if env else DEFAULT_CACHE.expanduser()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise InputError(path, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
+    return h.hexdigest()
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _cache_settings(fps: float, spec: FeatureSet, start_bpm: float | None) -> dict:
+    # Versions come from package metadata: a cache hit should not pay for importing librosa.
+    # soxr is in the key because resampling changes every value.
+    return {"version": CACHE_FORMAT_VERSION, "librosa": _package_version("librosa"),
+            "soxr": _package_version("soxr"), "set": spec.name,
+            "fps": float(fps), "sr": sample_rate_for(fps), "hop": HOP_LENGTH, "n_fft": N_FFT,
+            "start_bpm": start_bpm}
+
+
+def _cache_key(content_sha: str, settings: dict) -> str:
+    blob = content_sha + json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read_cache(path: Path, key: str, spec: FeatureSet, fps: float) -> MusicFeatures | None:
+    """The cached result, or None when the file is missing, corrupt or not what the key promises."""
+    if not path.is_file():
+        return None
+    try:
+        z = load_npz(path)
+        features, beats = z["features"], z["beats"]
+        ok = (str(z["key"]) == key and features.ndim == 2 and features.shape[1] == spec.dim
+              and features.dtype == np.float32 and beats.ndim == 1 and beats.dtype == np.int64
+              and np.isfinite(features).all()
+              and (beats.size == 0 or (beats.min() >= 0 and beats.max() < features.shape[0])))
+        if not ok:
+            return None
+        return MusicFeatures(features=features, beats=beats, fps=float(fps), feature_set=spec.name,
+                             duration=float(z["duration"]), tempo=float(z["tempo"]))
+    except Exception:  # noqa: BLE001 - any unreadable entry (BadZipFile, truncation, ...) is a miss
+        return None  # corrupt or foreign: recompute and overwrite
+
+
+def compute_features(path: str | os.PathLike, fps: float = 60, feature_set: str = "bailando438",
+                     cache_dir: str | os.PathLike | None = None, *,
+                     use_cache: bool = True) -> MusicFeatures:
+    """Features of an audio file at ``fps``, cached by the file's content and the settings.
+
+    The cache file is ``<cache>/<set>-<fps>fps-<key>.npz`` where the key hashes the audio bytes
+    (sha256), fps, set, sample rate, hop, n_fft, the cache format version and librosa's version; a
+    corrupt or mismatching cache file is ignored and rewritten. Writes are atomic, and a cache
+    folder that cannot be written only costs a warning.
+    """
+    spec = get_feature_set(feature_set)
+    sr = sample_rate_for(fps)
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "audio file not found", "check the path")
+    if p.is_dir():
+        raise InputError(p, "is a folder, not an audio file", "pass the audio files themselves")
+    start_bpm = aist_tempo_from_name(p.stem) if spec.pipeline == "edge" else None
+
+    cache_path = None
+    key = ""
+    if use_cache:
+        key = _cache_key(_file_sha256(p), _cache_settings(fps, spec, start_bpm))
+        cache_path = feature_cache_dir(cache_dir) / f"{spec.name}-{float(fps):g}fps-{key[:40]}.npz"
+        hit = _read_cache(cache_path, key, spec, fps)
+        if hit is not None:
+            hit.source = str(p)
+            return hit
+
+    y, _ = load_audio(p, sr=sr)
+    result = features_from_waveform(y, sr, fps, spec.name, start_bpm=start_bpm, source=p)
+    if cache_path is not None:
+        try:
+            save_npz_atomic(cache_path, key=np.asarray(key), **result.to_npz_dict())
+        except OSError as e:
+            warnings.warn(f"music feature cache not written ({cache_path}: {e})", RuntimeWarning,
+                          stacklevel=2)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Batch output (cli.py features)
+# --------------------------------------------------------------------------------------------------
+def write_feature_files(songs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+                        fps: float = 60, feature_set: str = "bailando438",
+                        cache_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Compute every song's features, then write ``out_dir/<stem>.npz`` for each.
+
+    All songs are computed before anything is written, so one bad file aborts the run with nothing
+    half-written. Two songs with the same stem are refused (their outputs would collide). Each npz
+    holds ``features`` (T, F) float32, ``beats`` (frame indices), ``beat_times`` (s), ``fps``,
+    ``feature_set``, ``duration`` and ``tempo``. A progress bar is shown on a terminal when there
+    is more than one song.
+    """
+    from tqdm import tqdm
+
+    paths = [Path(s) for s in songs]
+    get_feature_set(feature_set)
+    sample_rate_for(fps)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "output path exists and is not a folder", "pass a folder for --out")
+    seen: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in seen:
+            raise InputError(p, f"has the same name stem as {seen[p.stem]}, so both would be written "
+                                f"to {out / (p.stem + '.npz')}", "rename one or run them separately")
+        seen[p.stem] = p
+
+    results: list[MusicFeatures] = []
+    # disable=None: tqdm switches itself off when stderr is not a terminal, so logs and the
+    # one-line error contract are not cluttered with carriage-return bars.
+    bar = tqdm(paths, desc=f"music features ({feature_set}, {fps:g} fps)", unit="song",
+               disable=True if len(paths) < 2 else None)
+    try:
+        for p in bar:
+            results.append(compute_features(p, fps=fps, feature_set=feature_set, cache_dir=cache_dir))
+    except BaseException:
+        bar.leave = False  # erase the bar so the error line stands alone on a terminal
+        raise
+    finally:
+        bar.close()
+
+    written = []
+    for p, result in zip(paths, results):
+        written.append(save_npz_atomic(out / f"{p.stem}.npz", **result.to_npz_dict()))
+    return written
