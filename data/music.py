@@ -438,6 +438,10 @@ def features_from_waveform(y: np.ndarray, sr: int, fps: float = 60,
         # (centred, zero-padded frames) and the CLI promises one line on stderr.
         warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large", category=UserWarning,
                                 module=r"librosa(\.|$)")
+        # Songs without pitched content (drums only) leave chroma's tuning estimate nothing to
+        # measure; librosa then uses A440, which is the right fallback, so the warning is noise.
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set",
+                                category=UserWarning)
         if spec.pipeline == "bailando":
             blocks, beats, tempo = _bailando_pipeline(y, target_sr, spec.dim)
         else:
