@@ -33,6 +33,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/bench_features.py
+	$(PY) bench/bench_metrics.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -11,6 +11,7 @@ Tool commands need no Trainer and are dispatched before Lightning is imported (s
     python cli.py convert IN --to bvh|npz|aistpp --out FILE
     python cli.py render MOTION [MOTION] [--music SONG] --out FILE.mp4
     python cli.py demo --out DIR
+    python cli.py evaluate --task solo|duet|camera --pred DIR --gt DIR [--protocol NAME] [--out FILE.json]
 
 Bad input prints one line, ``pasdeux: error: FILE: problem; fix``, and exits with status 2.
 """
@@ -71,6 +72,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from metrics.evaluate import main as evaluate_main
+
+    return evaluate_main(args)
+
+
 def _tool_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cli.py", description="pasdeux: music to dance.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,10 +118,31 @@ def _tool_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job on embedded synthetic data (what `make demo` runs)")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.set_defaults(func=_demo)
+
+    from metrics.evaluate import PROTOCOLS
+
+    p = sub.add_parser("evaluate", help="dance, duet and camera metrics against a reference set",
+                       description="Score the sequences in --pred against the reference set in --gt under a "
+                                   "named protocol (default: the task's reference protocol); prints a table "
+                                   "headed by the metrics version and protocol, and writes json with --out.")
+    p.add_argument("--task", required=True, choices=("solo", "duet", "camera"))
+    p.add_argument("--pred", type=Path, required=True, metavar="DIR", help="generated sequences (or a dataset root)")
+    p.add_argument("--gt", type=Path, required=True, metavar="DIR", help="reference sequences (or a dataset root)")
+    p.add_argument("--protocol", default=None, choices=sorted(PROTOCOLS),
+                   help="bailando / duolando / dancecamera3d (reference, the defaults) or pasdeux-* (corrected)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.json", help="also write the scores as json")
+    p.add_argument("--beats", type=Path, default=None, metavar="DIR",
+                   help="music beats per sequence or song (npz from `features`, json, or audio) for BAS")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="feature cache (default $PASDEUX_CACHE/metrics or ~/.cache/pasdeux/metrics)")
+    p.add_argument("--no-cache", action="store_true", help="compute every feature afresh, write no cache")
+    p.add_argument("--smplx-models", type=Path, default=None, metavar="DIR",
+                   help="SMPL-X model files: duet contact also from meshes")
+    p.set_defaults(func=_evaluate)
     return parser
 
 
-TOOL_COMMANDS = ("features", "convert", "render", "demo")
+TOOL_COMMANDS = ("features", "convert", "render", "demo", "evaluate")
 
 
 def run_tool(argv: list[str]) -> int:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import pickle
@@ -71,6 +72,26 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise InputError(path, f"not a readable npz file ({e})", "re-export the file") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(path, f"not a readable npz file ({e})", "re-export the file") from None
+
+
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Content hash of a file, the key of every cache (memoised per path, size and mtime)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        memo = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if memo not in _SHA_MEMO:
+            h = hashlib.sha256()
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            _SHA_MEMO[memo] = h.hexdigest()
+    except OSError as e:
+        raise InputError(p, f"cannot read the file ({e.strerror or e})", "check the path and its permissions") from None
+    return _SHA_MEMO[memo]
 
 
 # --------------------------------------------------------------------------------------------------

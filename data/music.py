@@ -47,7 +47,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from data.errors import InputError
-from data.io import load_npz, save_npz_atomic
+from data.io import file_sha256, load_npz, save_npz_atomic
 
 # --------------------------------------------------------------------------------------------------
 # Constants shared by every feature set
@@ -472,15 +472,6 @@ def feature_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_CACHE.expanduser()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError as e:
-        raise InputError(path, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
-    return h.hexdigest()
 
 
 def _package_version(name: str) -> str:
@@ -547,7 +538,7 @@ def compute_features(path: str | os.PathLike, fps: float = 60, feature_set: str 
     cache_path = None
     key = ""
     if use_cache:
-        key = _cache_key(_file_sha256(p), _cache_settings(fps, spec, start_bpm))
+        key = _cache_key(file_sha256(p), _cache_settings(fps, spec, start_bpm))
         cache_path = feature_cache_dir(cache_dir) / f"{spec.name}-{float(fps):g}fps-{key[:40]}.npz"
         hit = _read_cache(cache_path, key, spec, fps)
         if hit is not None:

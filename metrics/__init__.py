@@ -1,0 +1,16 @@
+"""pasdeux's metrics suite: the field's dance, duet and camera metrics, vectorised and versioned.
+
+Modules:
+
+* :mod:`metrics.features` -- kinetic (72-d) and geometric (32-d) motion features, ``legacy`` switch;
+* :mod:`metrics.fid` -- FID (reference protocol, real part, sqrtm fallback) and Div;
+* :mod:`metrics.beat` -- Bailando's music-beat-centric BAS, FACT's motion-beat-centric score, PFC;
+* :mod:`metrics.duet` -- Duolando's FID_cd / Div_cd, BED, foot slip, contact frequency;
+* :mod:`metrics.camera` -- DanceCamera3D's FID_k / FID_s / Div, DMR, LCD, frustum visibility;
+* :mod:`metrics.evaluate` -- named protocols and ``cli.py evaluate`` (table + json, feature cache).
+
+Every score is reported with :data:`METRICS_VERSION` and the protocol that produced it. The version
+changes whenever a definition changes a number; cached features are keyed by it.
+"""
+
+METRICS_VERSION = "1.0"

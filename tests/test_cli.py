@@ -18,7 +18,7 @@ def run_cli(*args, cwd=ROOT):
 def test_overview_lists_training_and_tool_commands():
     out = run_cli("--help")
     assert out.returncode == 0
-    for name in ("fit", "validate", "test", "predict", "features", "convert", "render", "demo"):
+    for name in ("fit", "validate", "test", "predict", "features", "convert", "render", "demo", "evaluate"):
         assert f"  {name} " in out.stdout
 
 
