@@ -165,8 +165,9 @@ def run_tool(argv: list[str]) -> int:
 def lightning_main(argv: list[str]) -> None:
     from lightning.pytorch.cli import LightningCLI
 
+    # LightningCLI reads sys.argv itself; handing it `args` as well makes it warn on every run.
+    sys.argv = [sys.argv[0], *argv]
     LightningCLI(
-        args=argv,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
