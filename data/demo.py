@@ -4,9 +4,11 @@
 2. read a held-out solo dance back through the AIST++ reader, extract its music features and beats,
    export it as BVH and npz, and render a preview with its song;
 3. read a held-out duet through the DD100 reader and render leader and follower with their song;
-4. score the camera track of a held-out DCM piece (pelvis in view).
+4. score the camera track of a held-out DCM piece (pelvis in view);
+5. train the quick tokenizers with ``cli.py fit`` and render reconstructions from tokens next to their
+   sources (:mod:`tokenizer.demo`).
 
-Later stages extend it (tokenizers, generation). Everything it writes lands under ``OUT``; a summary
+Later stages extend it (generation). Everything it writes lands under ``OUT``; a summary
 is written to ``OUT/demo_summary.json``.
 """
 
@@ -34,7 +36,7 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
 
     out = Path(out)
     started = time.perf_counter()
-    steps = 4
+    steps = 5
     summary: dict = {}
 
     # 1. The corpus, in the real datasets' layouts.
@@ -78,8 +80,17 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
     _step(4, steps, f"camera {piece}: pelvis in view in {100 * square:.1f}% (square frustum) / "
                     f"{100 * wide:.1f}% (16:9) of {camera.num_frames} frames")
 
+    # 5. The choreographic memory: quick tokenizers, and motion rebuilt from their tokens.
+    from tokenizer.demo import run_tokenizer_demo
+
+    tokens = run_tokenizer_demo(out)
+    summary["tokenizer"] = tokens
+    _step(5, steps, f"tokenizers trained; from tokens: solo MPJPE {tokens['solo_clip']['mpjpe_mm']} mm, "
+                    f"duet follower {tokens['duet_clip']['follower_mpjpe_mm']} mm -> {tokens['solo_video']}, "
+                    f"{tokens['duet_video']}")
+
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"done in {summary['seconds']} s; previews: {solo_video}, {duet_video}; "
+    print(f"done in {summary['seconds']} s; previews: {solo_video}, {duet_video}, {tokens['solo_video']}; "
           f"summary in {out / 'demo_summary.json'}")
     return summary

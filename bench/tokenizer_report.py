@@ -1,0 +1,246 @@
+"""Held-out figures of trained tokenizers, and FreqVQ (and the rotation trick) on vs off.
+
+For each checkpoint given (loaded with :mod:`tokenizer.pretrained`, no Lightning), on the test split of
+the corpus, whole sequences (each encoded and decoded in one piece, the root integrated from the true
+first frame):
+
+* MPJPE (mm) of the pelvis-relative joints, overall and per part;
+* root drift: distance between decoded and true pelvis 10 s after the start;
+* rotations: mean geodesic error (deg) of the decoded joint rotations, and the MPJPE of forward
+  kinematics of the decoded rotations (what an exported SMPL animation shows);
+* codebook: perplexity of the test tokens and dead codes (never used on the test split), per part;
+* velocity spectrum error and high-band (>= 3 Hz) velocity energy ratio (speed homogenisation).
+
+For the translation checkpoint: the offset error (mm) and its codebook figures.
+
+The ablation trains the quick solo config again from scratch for ``--ablation-steps`` steps per
+variant (same seed, same data, same steps): baseline, FreqVQ's focal frequency loss on
+(``freq:W``), and the rotation trick on; all are evaluated as above.
+
+    python bench/tokenizer_report.py --synth demo_out/synth \\
+        --solo demo_out/checkpoints/solo_tokenizer/last.ckpt \\
+        --duet demo_out/checkpoints/duet_tokenizer/last.ckpt \\
+        --translation demo_out/checkpoints/duet_translation/last.ckpt \\
+        [--ablation-steps 2000 --variants baseline freq:1.0 rotation_trick] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from data.fk import forward_kinematics, to_rotmat  # noqa: E402
+from data.skeleton import get_skeleton  # noqa: E402
+from tokenizer.evaluation import code_histogram, codebook_usage, mpjpe_mm, velocity_spectrum_error  # noqa: E402
+from tokenizer.geometry import integrate_root_velocity  # noqa: E402
+from tokenizer.pretrained import Tokenizer, TranslationTokenizer  # noqa: E402
+
+DRIFT_SECONDS = 10.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Test data: whole sequences of the test split, through the same DataModules as training
+# --------------------------------------------------------------------------------------------------
+def test_dancers(task: str, root: Path, stride: int) -> list[dict]:
+    """Whole test sequences as dancer dicts (``joints`` pelvis-relative, ``root_vel``, ``root_start``,
+    ``rotations`` 6D); duet: leader and follower both."""
+    from data.datamodules import DuetDataModule, SoloDataModule
+
+    if task == "solo":
+        dm = SoloDataModule(str(root), eval_mode="whole", frame_multiple=stride, rotations=True)
+    else:
+        dm = DuetDataModule(str(root), eval_mode="whole", frame_multiple=stride, rotations=True)
+    ds = dm.dataset("test")
+    out = []
+    for i in range(len(ds)):
+        s = ds[i]
+        for prefix in ([""] if task == "solo" else ["leader_", "follower_"]):
+            out.append({k: s[f"{prefix}{k}"] for k in ("joints", "root_vel", "root_start", "rotations")}
+                       | {"name": f"{s['name']}{'/' + prefix[:-1] if prefix else ''}"})
+    return out
+
+
+def test_offsets(root: Path, stride: int, key: str) -> list[torch.Tensor]:
+    from data.datamodules import DuetDataModule
+
+    ds = DuetDataModule(str(root), eval_mode="whole", frame_multiple=stride, rotations=False).dataset("test")
+    return [ds[i][key] for i in range(len(ds))]
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------------
+def geodesic_deg(a6: torch.Tensor, b6: torch.Tensor) -> torch.Tensor:
+    """Mean rotation angle (degrees) between two sets of 6D rotations ``(..., 6)``."""
+    Ra, Rb = to_rotmat(a6, "6d"), to_rotmat(b6, "6d")
+    cos = ((Ra.transpose(-1, -2) @ Rb).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    return torch.rad2deg(torch.arccos(cos.clamp(-1.0, 1.0))).mean()
+
+
+def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
+    """Held-out figures of a motion tokenizer (frame-weighted means over the sequences)."""
+    sk = get_skeleton(tok.skeleton)
+    parts = tok.model.spec.parts
+    drift_frame = int(round(DRIFT_SECONDS * tok.fps))
+    sums: dict[str, float] = {}
+    frames = 0
+    drifts, hists = [], {p: torch.zeros(tok.codebook_size, dtype=torch.long) for p in tok.parts}
+    spec_pred, spec_true = [], []
+    for d in dancers:
+        joints, T = d["joints"], d["joints"].shape[0]
+        idx = tok.encode(joints)
+        for p, v in idx.items():
+            hists[p] += code_histogram(v, tok.codebook_size)
+        out = tok.decode(idx, root_start=d["root_start"], num_frames=T)
+        w = float(T)
+        frames += T
+
+        def add(key: str, value: torch.Tensor) -> None:
+            sums[key] = sums.get(key, 0.0) + w * float(value)
+
+        add("mpjpe_mm", mpjpe_mm(out["joints_rel"], joints))
+        for p, j in parts.items():
+            add(f"{p}/mpjpe_mm", mpjpe_mm(out["joints_rel"], joints, j))
+        true_root = integrate_root_velocity(d["root_vel"], d["root_start"])  # (T, 3)
+        if T > drift_frame:
+            drifts.append(float((out["root"][drift_frame] - true_root[drift_frame]).norm()))
+        if "rotations" in out:
+            add("rotation_err_deg", geodesic_deg(out["rotations_6d"], d["rotations"]))
+            # FK of the decoded rotations on the rest skeleton, pelvis-relative (SMPL export).
+            fk = forward_kinematics(sk, out["rotations"].double(), torch.zeros(T, 3, dtype=torch.float64))
+            fk_true = forward_kinematics(sk, d["rotations"].double(), torch.zeros(T, 3, dtype=torch.float64), rep="6d")
+            add("fk_mpjpe_mm", mpjpe_mm(fk - fk[..., :1, :], joints.double()))
+            add("fk_of_true_rotations_mpjpe_mm", mpjpe_mm(fk_true - fk_true[..., :1, :], joints.double()))
+        spec_pred.append(out["joints_rel"].reshape(1, T, -1))
+        spec_true.append(joints.reshape(1, T, -1))
+    result = {k: round(v / frames, 2) for k, v in sums.items()}
+    result["root_drift_10s_m"] = round(sum(drifts) / len(drifts), 4) if drifts else None
+    result["drift_sequences"] = len(drifts)
+    # Velocity spectra over a common length (the shortest sequence), sequences stacked.
+    n = min(x.shape[1] for x in spec_true)
+    vs = velocity_spectrum_error(torch.cat([x[:, :n] for x in spec_pred]), torch.cat([x[:, :n] for x in spec_true]),
+                                 tok.fps)
+    result.update({k: round(v, 4) for k, v in vs.items()})
+    for p, h in hists.items():
+        usage = codebook_usage(h)
+        result[f"{p}/perplexity"] = round(usage["perplexity"], 1)
+        result[f"{p}/unused_codes"] = int(usage["dead"])
+    result["codebook_size"] = tok.codebook_size
+    result["sequences"] = len(dancers)
+    result["frames"] = frames
+    return result
+
+
+def evaluate_translation(tok: TranslationTokenizer, offsets: list[torch.Tensor]) -> dict:
+    err_sum, frames = 0.0, 0
+    hist = torch.zeros(tok.model.codebook_size, dtype=torch.long)
+    for x in offsets:
+        idx = tok.encode(x)
+        hist += code_histogram(idx, tok.model.codebook_size)
+        rec = tok.decode(idx, num_frames=x.shape[0])
+        err_sum += float((rec - x).norm(dim=-1).sum())
+        frames += x.shape[0]
+    usage = codebook_usage(hist)
+    return {"frame": tok.frame, "offset_err_mm": round(1000 * err_sum / frames, 2),
+            "perplexity": round(usage["perplexity"], 1), "unused_codes": int(usage["dead"]),
+            "codebook_size": tok.model.codebook_size, "sequences": len(offsets), "frames": frames}
+
+
+# --------------------------------------------------------------------------------------------------
+# Ablation: the quick solo config trained again per variant
+# --------------------------------------------------------------------------------------------------
+def train_variant(config_path: Path, corpus: Path, steps: int, part_overrides: dict, seed: int = 0) -> Tokenizer:
+    import lightning.pytorch as pl
+
+    from data.datamodules import SoloDataModule
+    from tokenizer.lightning import TokenizerStage
+
+    cfg = yaml.safe_load(config_path.read_text())
+    init = cfg["model"]["init_args"]
+    tok_cfg = dict(init["tokenizer"])
+    tok_cfg["part"] = {**tok_cfg["part"], **part_overrides}
+    pl.seed_everything(seed)
+    stage = TokenizerStage(tok_cfg, init["optimizer"])
+    data = {**cfg["data"]["init_args"], "root": str(corpus)}
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         num_sanity_val_steps=0)
+    trainer.fit(stage, datamodule=SoloDataModule(**data))
+    tok = Tokenizer(stage.config)
+    tok.model.load_state_dict(stage.tokenizer.state_dict())
+    return tok.eval()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--synth", type=Path, default=ROOT / "demo_out" / "synth",
+                        help="corpus folder holding aistpp/ and dd100/ (default demo_out/synth)")
+    parser.add_argument("--solo", type=Path, default=None, help="solo tokenizer checkpoint")
+    parser.add_argument("--duet", type=Path, default=None, help="duet tokenizer checkpoint")
+    parser.add_argument("--translation", type=Path, default=None, help="translation checkpoint")
+    parser.add_argument("--ablation-steps", type=int, default=0,
+                        help="train the quick solo config per variant for this many steps (0: skip)")
+    parser.add_argument("--ablation-config", type=Path, default=ROOT / "configs/quick/solo_tokenizer.yaml")
+    parser.add_argument("--variants", nargs="+", default=["baseline", "freq:1.0", "rotation_trick"],
+                        help="ablation variants: baseline, freq:W (focal frequency loss weight W), rotation_trick")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures as json")
+    args = parser.parse_args(argv)
+
+    report: dict = {"load_average_start": round(os.getloadavg()[0], 2)}
+    if args.solo:
+        tok = Tokenizer.from_checkpoint(args.solo)
+        report["solo"] = evaluate_tokenizer(tok, test_dancers("solo", args.synth / "aistpp", tok.stride))
+        print("solo tokenizer (test split):", json.dumps(report["solo"]), flush=True)
+    if args.duet:
+        tok = Tokenizer.from_checkpoint(args.duet)
+        report["duet"] = evaluate_tokenizer(tok, test_dancers("duet", args.synth / "dd100", tok.stride))
+        print("duet tokenizer (test split):", json.dumps(report["duet"]), flush=True)
+    if args.translation:
+        tok = TranslationTokenizer.from_checkpoint(args.translation)
+        offsets = test_offsets(args.synth / "dd100", tok.stride, tok.config.batch_key)
+        report["translation"] = evaluate_translation(tok, offsets)
+        print("translation (test split):", json.dumps(report["translation"]), flush=True)
+    if args.ablation_steps > 0:
+        variants = {}
+        for v in args.variants:
+            if v == "baseline":
+                variants[v] = {}
+            elif v == "rotation_trick":
+                variants[v] = {"rotation_trick": True}
+            elif v.startswith("freq:"):
+                variants[f"freqvq (freq_weight {float(v[5:]):g})"] = {"freq_weight": float(v[5:])}
+            else:
+                parser.error(f"unknown variant {v!r}: use baseline, freq:W or rotation_trick")
+        dancers = None
+        report["ablation"] = {"config": str(args.ablation_config), "steps": args.ablation_steps}
+        for name, over in variants.items():
+            start = time.perf_counter()
+            tok = train_variant(args.ablation_config, args.synth / "aistpp", args.ablation_steps, over)
+            seconds = time.perf_counter() - start
+            if dancers is None:
+                dancers = test_dancers("solo", args.synth / "aistpp", tok.stride)
+            figures = evaluate_tokenizer(tok, dancers)
+            keep = ("mpjpe_mm", "upper/mpjpe_mm", "lower/mpjpe_mm", "root_drift_10s_m", "spectrum_error",
+                    "high_band_ratio", "rotation_err_deg", "upper/perplexity", "lower/perplexity")
+            report["ablation"][name] = {k: figures[k] for k in keep} | {"train_s": round(seconds, 1)}
+            print(f"ablation {name}:", json.dumps(report["ablation"][name]), flush=True)
+    report["load_average_end"] = round(os.getloadavg()[0], 2)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()

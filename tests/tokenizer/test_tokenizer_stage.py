@@ -1,0 +1,188 @@
+"""The Lightning stages: a tiny fit logs the figures, checkpoints rebuild the tokenizer without
+Lightning, and a resumed run continues exactly."""
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from toy_data import ToyDataModule, batch_of, tiny_stage, tiny_translation_stage
+
+from tokenizer.pretrained import Tokenizer, TranslationTokenizer, clear_cache, read_checkpoint
+
+
+def trainer(tmp_path: Path, max_steps: int = -1, max_epochs: int | None = None, callbacks=(), **kw) -> pl.Trainer:
+    return pl.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, max_epochs=max_epochs, logger=False,
+                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                      callbacks=list(callbacks), num_sanity_val_steps=0, **kw)
+
+
+class LossRecorder(pl.Callback):
+    def __init__(self) -> None:
+        self.losses: dict[int, float] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses[trainer.global_step] = float(outputs["loss"])
+
+
+@pytest.fixture(scope="module")
+def fitted_solo(tmp_path_factory):
+    """A tiny solo stage fitted for 6 steps with validation, and its checkpoint."""
+    tmp = tmp_path_factory.mktemp("solo_fit")
+    pl.seed_everything(0)
+    stage, dm = tiny_stage("solo"), ToyDataModule("solo", sequences=3, frames=96, window=32, stride=16)
+    ckpt = ModelCheckpoint(dirpath=tmp, filename="last", save_last=False)
+    tr = trainer(tmp, max_steps=6, callbacks=[ckpt], val_check_interval=3, check_val_every_n_epoch=None)
+    tr.fit(stage, datamodule=dm)
+    return stage, dm, tr, Path(ckpt.best_model_path or tmp / "last.ckpt")
+
+
+def test_fit_logs_losses_mpjpe_and_codebook_usage(fitted_solo):
+    stage, dm, tr, _ = fitted_solo
+    m = tr.callback_metrics
+    for key in ("val/loss", "val/mpjpe_mm", "val/upper/mpjpe_mm", "val/lower/mpjpe_mm", "val/root_err_end_m",
+                "val/upper/perplexity", "val/lower/unused_codes", "val/lower/root/rec", "val/upper/rot/rec",
+                "train/loss"):
+        assert key in m, key
+    assert 1.0 <= float(m["val/upper/perplexity"]) <= 16.0
+    assert 0 <= float(m["val/lower/unused_codes"]) < 16
+    assert all(p.codebook_initted for p in stage.tokenizer.parts.values())
+
+
+def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo):
+    stage, dm, _, path = fitted_solo
+    ckpt = read_checkpoint(path)  # torch.load(weights_only=True)
+    assert ckpt["hyper_parameters"]["tokenizer"]["part"]["codebook_size"] == 16
+    assert any(k.endswith("_codebook.cluster_size") for k in ckpt["state_dict"])
+    assert any(k.endswith("_codebook.initted") for k in ckpt["state_dict"])
+    clear_cache()
+    fresh = Tokenizer.from_checkpoint(path)
+    cached = Tokenizer.from_checkpoint(path)
+    uncached = Tokenizer.from_checkpoint(path, cache=False)
+    assert cached is fresh and uncached is not fresh
+    batch = batch_of(dm.dataset, 4)
+    stage.eval()
+    expected = stage.tokenizer.encode(batch["joints"])
+    for tok in (fresh, cached, uncached):
+        got = tok.encode(batch["joints"])
+        assert all(torch.equal(got[p], expected[p]) for p in expected)
+    # Absolute joints give the same tokens: the pelvis is subtracted either way.
+    absolute = batch["joints"] + torch.tensor([1.0, 0.5, -2.0])
+    assert all(torch.equal(fresh.encode(absolute)[p], expected[p]) for p in expected)
+    dec = fresh.decode({p: v[0] for p, v in expected.items()}, num_frames=30)
+    assert dec["joints"].shape == (30, 24, 3) and dec["rotations"].shape == (30, 24, 3)
+
+
+def test_predict_step_gives_the_tokens(fitted_solo):
+    stage, dm, _, _ = fitted_solo
+    batch = batch_of(dm.dataset, 3)
+    stage.eval()
+    out = stage.predict_step(batch, 0)
+    expected = stage.tokenizer.encode(batch["joints"])
+    assert all(torch.equal(out["indices"][p], expected[p]) for p in expected)
+    assert list(out["name"]) == list(batch["name"])
+
+
+def test_reconstruct_returns_an_exportable_motion(fitted_solo):
+    from toy_data import toy_motion
+
+    tok = Tokenizer.from_checkpoint(fitted_solo[3])
+    motion = toy_motion(7, 50)
+    rec = tok.reconstruct(motion)
+    assert rec.num_frames == 50 and rec.has_rotations and rec.skeleton == "smpl24"
+    assert torch.allclose(torch.as_tensor(rec.joints[0, 0]), torch.as_tensor(motion.joints[0, 0]), atol=1e-5)
+
+
+def test_foreign_checkpoint_is_rejected(tmp_path, fitted_solo):
+    from data.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        Tokenizer.from_checkpoint(tmp_path / "nope.ckpt")
+    with pytest.raises(InputError, match="not a translation"):
+        TranslationTokenizer.from_checkpoint(fitted_solo[3])
+
+
+def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path):
+    """Two epochs straight vs. one epoch, checkpoint, resume: same codebooks, weights and losses.
+
+    The toy codebook (16 codes, threshold 1) replaces dead codes from random encoder outputs every
+    step, so the resumed run is only exact if the RNG state came back with the checkpoint.
+    """
+    def run(folder: Path, epochs: int, resume: str | None = None):
+        pl.seed_everything(0)
+        stage = tiny_stage("solo")
+        dm = ToyDataModule("solo", sequences=4, frames=64, window=32, stride=8, batch_size=4, shuffle=True)
+        rec = LossRecorder()
+        ckpt = ModelCheckpoint(dirpath=folder, filename="epoch{epoch}", auto_insert_metric_name=False,
+                               every_n_epochs=1, save_top_k=-1)
+        tr = trainer(folder, max_epochs=epochs, callbacks=[rec, ckpt], limit_val_batches=0)
+        tr.fit(stage, datamodule=dm, ckpt_path=resume)
+        return stage, rec.losses
+
+    straight, losses_a = run(tmp_path / "a", 2)
+    mid = tmp_path / "a" / "epoch0.ckpt"
+    assert mid.is_file()
+    resumed, losses_b = run(tmp_path / "b", 2, resume=str(mid))
+    steps_b = sorted(losses_b)
+    assert steps_b and steps_b[0] == len(losses_a) // 2 + 1  # continued mid-run, not from scratch
+    for step in steps_b:
+        assert losses_b[step] == losses_a[step], step
+    sa, sb = straight.state_dict(), resumed.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+def test_translation_stage_fit_and_load(tmp_path):
+    pl.seed_everything(0)
+    stage, dm = tiny_translation_stage(), ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
+    tr = trainer(tmp_path, max_steps=3, callbacks=[ckpt], limit_val_batches=1)
+    tr.fit(stage, datamodule=dm)
+    assert "val/offset_err_mm" in tr.callback_metrics and "val/translation/perplexity" in tr.callback_metrics
+    tok = TranslationTokenizer.from_checkpoint(tmp_path / "last.ckpt")
+    offset = batch_of(dm.dataset, 3)["follower_root_rel_local"]
+    stage.eval()
+    assert torch.equal(tok.encode(offset), stage.translation.encode(offset))
+    assert tok.decode(tok.encode(offset[0])).shape == (24, 3)
+
+
+def test_duet_stage_trains_on_both_dancers(tmp_path):
+    pl.seed_everything(0)
+    stage, dm = tiny_stage("duet"), ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8, batch_size=2)
+    batch = batch_of(dm.dataset, 2)
+    indices, losses, metrics, n = stage._forward(batch)
+    assert n == 4 and all(v.shape == (4, 6) for v in indices.values())  # 2 duets -> 4 dancer windows
+    assert {"upper", "lower", "lhand", "rhand"} == set(indices)
+    assert "lhand/mpjpe_mm" in metrics
+    with pytest.raises(KeyError, match="rotations"):
+        stage._forward({k: v for k, v in batch.items() if "rotations" not in k})
+
+
+def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
+    """A tokenizer trained with encode_root_velocity: the inference wrapper derives the velocity from
+    absolute joints exactly as the DataModules do."""
+    from tokenizer.lightning import TokenizerStage
+    from tokenizer.motion import MotionTokenizerConfig
+    from toy_data import tiny_part
+
+    torch.manual_seed(0)
+    stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part(), encode_root_velocity=True))
+    dm = ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16)
+    batch = batch_of(dm.dataset)
+    stage.train()
+    stage._forward(batch)  # initialise normalisers and codebooks
+    stage.eval()
+    path = tmp_path / "erv.ckpt"
+    torch.save({"hyper_parameters": dict(stage.hparams), "state_dict": stage.state_dict()}, path)
+    tok = Tokenizer.from_checkpoint(path)
+    from tokenizer.geometry import integrate_root_velocity
+
+    root = integrate_root_velocity(batch["root_vel"], batch["root_start"])  # (B, T, 3)
+    absolute = batch["joints"] + root[:, :, None]
+    expected = stage.tokenizer.encode(batch["joints"], batch["root_vel"])
+    got = tok.encode(absolute)
+    assert all(torch.equal(got[p], expected[p]) for p in expected)
+    # Velocity given explicitly with pelvis-relative joints: the same tokens.
+    assert all(torch.equal(tok.encode(batch["joints"], batch["root_vel"])[p], expected[p]) for p in expected)

@@ -1,0 +1,168 @@
+"""PartVQVAE: config validation, shapes per stride, the encode/decode contract, codebook state."""
+
+import pytest
+import torch
+
+from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig, build_quantizer, coerce_config
+
+
+def part(levels: int = 3, **kw) -> PartVQVAE:
+    cfg = PartVQVAEConfig(in_channels=9, rot_channels=18, root_channels=3, width=16, depth=2, levels=levels,
+                          code_dim=8, codebook_size=16, kmeans_iters=2, **kw)
+    return PartVQVAE(cfg)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(width=0), "width"), (dict(levels=1.5), "levels"), (dict(codebook_size=1), "codebook_size"),
+    (dict(ema_decay=1.0), "ema_decay"), (dict(commitment_weight=-0.1), "commitment_weight"),
+    (dict(in_channels=0), "in_channels"), (dict(rot_channels=-6), "rot_channels"),
+    (dict(freq_weight=float("nan")), "freq_weight"), (dict(kmeans_init="yes"), "kmeans_init"),
+    (dict(depth=True), "depth"),
+])
+def test_config_rejects_bad_values(bad, match):
+    with pytest.raises(ValueError, match=match):
+        PartVQVAEConfig(**bad)
+
+
+def test_config_needs_channels_and_coerces_dicts():
+    with pytest.raises(ValueError, match="in_channels is not set"):
+        PartVQVAE(PartVQVAEConfig())
+    cfg = coerce_config(PartVQVAEConfig, {"width": 32, "levels": 2})
+    assert cfg.width == 32 and cfg.stride == 4
+    with pytest.raises(ValueError, match="no field"):
+        coerce_config(PartVQVAEConfig, {"widht": 32})
+
+
+def test_quantizer_settings_are_explicit():
+    cfg = PartVQVAEConfig(in_channels=3, code_dim=8, codebook_size=16, ema_decay=0.97, dead_code_threshold=2.0,
+                          commitment_weight=0.5, kmeans_init=True)
+    vq = build_quantizer(cfg, sync_codebook=False)
+    cb = vq._codebook
+    assert cb.decay == 0.97 and cb.threshold_ema_dead_code == 2.0 and not cb.use_ddp
+    assert not bool(cb.initted)  # k-means pending
+    assert vq.commitment_weight == 0.5 and vq.rotation_trick is False
+    assert PartVQVAE(cfg).codebook_synced is False  # no process group: never sync
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_shapes_per_stride(levels):
+    m = part(levels)
+    s = 2**levels
+    x = torch.randn(3, 6 * s, 9)
+    recon, idx, losses = m(x, {"rot": torch.randn(3, 6 * s, 18), "root": torch.randn(3, 6 * s, 3)})
+    assert idx.shape == (3, 6) and idx.dtype == torch.int64
+    assert {k: tuple(v.shape) for k, v in recon.items()} == {"pos": (3, 6 * s, 9), "rot": (3, 6 * s, 18),
+                                                              "root": (3, 6 * s, 3)}
+    assert {"pos/rec", "pos/vel", "pos/acc", "rot/rec", "root/rec", "root/acc", "commit", "loss"} <= set(losses)
+    assert int(idx.min()) >= 0 and int(idx.max()) < 16
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        m.encode(torch.randn(1, 6 * s + 1, 9))
+
+
+def test_decode_of_encode_equals_forward_in_eval():
+    torch.manual_seed(0)
+    m = part(3)
+    m.train()
+    m(torch.randn(4, 32, 9))  # k-means init + one EMA update
+    m.eval()
+    x = torch.randn(2, 48, 9)
+    recon, idx, losses = m(x)
+    enc = m.encode(x)
+    assert torch.equal(enc, idx)
+    dec = m.decode(enc)
+    for head in recon:
+        assert torch.equal(dec[head], recon[head])
+    assert losses["commit"] > 0  # the real commitment error, even in eval
+
+
+def test_encode_and_eval_never_touch_the_codebook():
+    torch.manual_seed(0)
+    m = part(2)
+    x = torch.randn(2, 16, 9)
+    before = {k: v.clone() for k, v in m.state_dict().items() if "_codebook" in k}
+    m.encode(x)  # before k-means init: must not initialise from this input
+    m.eval()
+    m(x)
+    after = {k: v for k, v in m.state_dict().items() if "_codebook" in k}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not m.codebook_initted
+    m.train()
+    m(x)
+    assert m.codebook_initted
+
+
+def test_training_updates_codebook_by_ema():
+    torch.manual_seed(0)
+    m = part(2, kmeans_init=False)
+    embed0 = m.codebook.clone()
+    m(torch.randn(4, 16, 9))
+    assert not torch.equal(embed0, m.codebook)
+
+
+def test_set_codebook_sync_keeps_state():
+    torch.manual_seed(0)
+    m = part(2)
+    m(torch.randn(4, 16, 9))
+    state = {k: v.clone() for k, v in m.quantizer.state_dict().items()}
+    old = m.quantizer
+    assert m.set_codebook_sync(False) is False and m.quantizer is old  # unchanged: no rebuild
+    assert m.set_codebook_sync(True) is True and m.codebook_synced
+    assert all(torch.equal(state[k], v) for k, v in m.quantizer.state_dict().items())
+    assert m.set_codebook_sync(False) is True and not m.codebook_synced
+
+
+def test_decode_rejects_bad_indices():
+    m = part(2)
+    with pytest.raises(ValueError, match="indices must lie"):
+        m.decode(torch.tensor([[0, 16]]))
+    with pytest.raises(ValueError, match="expected"):
+        m.decode(torch.tensor([0, 1]))
+
+
+def test_freq_loss_only_when_weighted():
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 9)
+    assert "pos/freq" not in part(2)(x)[2]
+    with_freq = part(2, freq_weight=0.5)(x)[2]
+    assert with_freq["pos/freq"] > 0
+
+
+def test_shared_decoder_has_one_stack_and_same_contract():
+    torch.manual_seed(0)
+    sep, shared = part(2), part(2, shared_decoder=True)
+    assert sum(p.numel() for p in shared.parameters()) < sum(p.numel() for p in sep.parameters())
+    recon, idx, _ = shared(torch.randn(2, 16, 9), {"rot": torch.randn(2, 16, 18)})
+    assert {k: v.shape[-1] for k, v in recon.items()} == {"pos": 9, "rot": 18, "root": 3}
+    shared.eval()
+    x = torch.randn(2, 16, 9)
+    recon, idx, _ = shared(x)
+    assert torch.equal(shared.decode(shared.encode(x))["pos"], recon["pos"])
+
+
+def test_normalizer_is_set_on_the_first_training_batch_then_frozen():
+    torch.manual_seed(0)
+    m = part(2)
+    x = torch.randn(4, 16, 9) * 0.2 + torch.arange(9.0)  # per-channel means 0..8, std 0.2
+    x[..., 0] = 0.0  # a channel that never moves (the pelvis slot)
+    m.eval()
+    m(x)
+    assert not bool(m.norms["pos"].initted)  # eval never measures
+    m.train()
+    m(x, {"root": torch.full((4, 16, 3), 2.0)})
+    pos = m.norms["pos"]
+    assert bool(pos.initted)
+    assert torch.allclose(pos.mean[1:], x.mean(dim=(0, 1))[1:], atol=1e-5)
+    assert torch.allclose(pos.std[1:], x.std(dim=(0, 1), unbiased=False)[1:], atol=1e-5)
+    assert pos.std[0] == pos.min_std  # floored, not zero
+    assert torch.allclose(m.norms["root"].mean, torch.full((3,), 2.0))
+    assert not bool(m.norms["rot"].initted)  # no rotation target yet: stays identity until one comes
+    frozen = pos.mean.clone()
+    m(x * 3)
+    assert torch.equal(pos.mean, frozen)
+    assert {"norms.pos.mean", "norms.pos.std", "norms.pos.initted"} <= set(m.state_dict())
+
+
+def test_normalization_can_be_switched_off():
+    m = part(2, normalize=False)
+    assert m.norms is None
+    m(torch.randn(2, 16, 9))

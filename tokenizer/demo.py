@@ -1,0 +1,160 @@
+"""The tokenizer part of ``make demo``: train the quick tokenizers on the synthetic corpus and render
+reconstructions next to their sources.
+
+:func:`run_tokenizer_demo` (``out`` defaults to ``demo_out``):
+
+1. writes the quick synthetic corpus to ``<out>/synth`` unless it is there;
+2. runs ``python cli.py fit`` on ``configs/quick/{solo_tokenizer,duet_tokenizer,duet_translation}.yaml``,
+   each with its paths moved under ``<out>`` (the config actually run is written to
+   ``<out>/configs/``), in a subprocess: exactly what a user runs;
+3. loads the checkpoints with :mod:`tokenizer.pretrained` (no Lightning) and, on the first test
+   sequence, renders ``<out>/tokenizer_solo.mp4`` (source in blue, its reconstruction from tokens in
+   red, 1.5 m to the side), ``<out>/tokenizer_duet_follower.mp4`` (the same for a duet's follower) and
+   ``<out>/tokenizer_duet.mp4`` (the true leader, and the follower rebuilt from tokens alone: pose from
+   the duet tokenizer, position from the relative-translation tokens);
+4. writes ``<out>/tokenizer_demo.json``: fit wall times and each clip's reconstruction error.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = {"solo_tokenizer": "configs/quick/solo_tokenizer.yaml",
+         "duet_tokenizer": "configs/quick/duet_tokenizer.yaml",
+         "duet_translation": "configs/quick/duet_translation.yaml"}
+SIDE_OFFSET = np.array([1.5, 0.0, 0.0])
+"""Where the reconstruction stands relative to its source in the side-by-side videos (metres)."""
+CLIP_SECONDS = 8.0
+
+
+def _relocated_config(name: str, out: Path) -> dict:
+    """The quick YAML with every ``demo_out/...`` path moved under ``out``."""
+    cfg = yaml.safe_load((ROOT / QUICK[name]).read_text())
+    corpus = "aistpp" if name == "solo_tokenizer" else "dd100"
+    cfg["data"]["init_args"]["root"] = str(out / "synth" / corpus)
+    trainer = cfg["trainer"]
+    trainer["default_root_dir"] = str(out / "runs" / name)
+    trainer["logger"]["init_args"]["save_dir"] = str(out / "runs")
+    for cb in trainer.get("callbacks", []):
+        if cb["class_path"].endswith("ModelCheckpoint"):
+            cb["init_args"]["dirpath"] = str(out / "checkpoints" / name)
+    return cfg
+
+
+def fit_quick(name: str, out: Path) -> tuple[Path, float]:
+    """Run ``cli.py fit`` on a quick config (paths under ``out``); returns (last checkpoint, seconds)."""
+    config = out / "configs" / f"{name}.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump(_relocated_config(name, out), sort_keys=False))
+    ckpt = out / "checkpoints" / name / "last.ckpt"
+    if ckpt.exists():
+        ckpt.unlink()  # a stale checkpoint must not pass for this run's
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(config)], cwd=ROOT, check=True)
+    seconds = time.perf_counter() - start
+    if not ckpt.is_file():
+        raise RuntimeError(f"`cli.py fit --config {config}` finished without writing {ckpt}")
+    return ckpt, seconds
+
+
+def _shifted(motion, offset: np.ndarray, name: str):
+    root = None if motion.root is None else motion.root + offset
+    return replace(motion, joints=motion.joints + offset, root=root, name=name)
+
+
+def _clip(motion, seconds: float = CLIP_SECONDS):
+    return motion.slice(0, min(motion.num_frames, int(round(seconds * motion.fps))))
+
+
+def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
+    """Train the quick tokenizers (unless ``fit`` is false and checkpoints exist) and render the videos."""
+    import torch
+
+    from data.datasets.aistpp import AISTPPDataset
+    from data.datasets.dd100 import DD100Dataset
+    from data.render import render_video
+    from tokenizer.geometry import heading_angle
+    from tokenizer.pretrained import Tokenizer, TranslationTokenizer
+    from tokenizer.translation import follower_root
+
+    out = Path(out).resolve()
+    summary: dict = {}
+    corpus = out / "synth"
+    if not ((corpus / "aistpp" / "motions").is_dir() and (corpus / "dd100").is_dir()):
+        from data.synth.corpus import synth_corpus
+
+        print(f"[tokenizer demo] writing the quick synthetic corpus to {corpus}", flush=True)
+        synth_corpus(corpus, preset="quick", seed=0)
+
+    ckpts = {}
+    for name in QUICK:
+        last = out / "checkpoints" / name / "last.ckpt"
+        if fit or not last.is_file():
+            print(f"[tokenizer demo] python cli.py fit --config {out / 'configs' / (name + '.yaml')}", flush=True)
+            ckpts[name], seconds = fit_quick(name, out)
+            summary[f"{name}_fit_s"] = round(seconds, 1)
+        else:
+            ckpts[name] = last
+
+    # Solo: source next to its reconstruction from tokens.
+    solo = Tokenizer.from_checkpoint(ckpts["solo_tokenizer"])
+    aist = AISTPPDataset(corpus / "aistpp")
+    name = aist.sequences("test")[0]
+    source = _clip(aist.load(name))
+    rec = solo.reconstruct(source)
+    summary["solo_clip"] = {"sequence": name, "frames": source.num_frames,
+                            "mpjpe_mm": round(float(np.linalg.norm(rec.joints - source.joints, axis=-1).mean() * 1000), 1)}
+    video = render_video([source, _shifted(rec, SIDE_OFFSET, "tokenized")], out / "tokenizer_solo.mp4",
+                         music=aist.music_path(name), title=f"{name}: source (blue) | from tokens (red)")
+    summary["solo_video"] = str(video)
+
+    # Duet: the follower's reconstruction, and the follower rebuilt from pose + translation tokens.
+    duet = Tokenizer.from_checkpoint(ckpts["duet_tokenizer"])
+    trans = TranslationTokenizer.from_checkpoint(ckpts["duet_translation"])
+    dd = DD100Dataset(corpus / "dd100")
+    pair = dd.duets("test")[0]
+    leader, follower = (_clip(m) for m in dd.load_pair(pair))
+    rec_f = duet.reconstruct(follower)
+    video = render_video([follower, _shifted(rec_f, SIDE_OFFSET, "tokenized")], out / "tokenizer_duet_follower.mp4",
+                         music=dd.music_path(pair), title=f"{pair} follower: source (blue) | from tokens (red)")
+    summary["duet_follower_video"] = str(video)
+
+    lj = torch.as_tensor(leader.joints, dtype=torch.float32)  # (T, 55, 3)
+    fj = torch.as_tensor(follower.joints, dtype=torch.float32)
+    rel = fj[:, 0] - lj[:, 0]  # world offset, then into the trained frame
+    heading = heading_angle(lj - lj[:, :1])
+    from tokenizer.geometry import to_heading_frame
+
+    offset = to_heading_frame(rel, heading) if trans.frame == "leader" else rel
+    dec_offset = trans.decode(trans.encode(offset), num_frames=fj.shape[0])
+    pelvis = follower_root(lj[:, 0], dec_offset, trans.frame, heading)  # (T, 3)
+    pose = duet.decode(duet.encode(fj), num_frames=fj.shape[0])
+    joints = (pose["joints_rel"] + pelvis[:, None]).double().numpy()
+    from data.motion import Motion
+
+    placed = Motion(skeleton="smplx55", fps=follower.fps, joints=joints, name="follower from tokens")
+    summary["duet_clip"] = {
+        "duet": pair, "frames": follower.num_frames,
+        "follower_mpjpe_mm": round(float(np.linalg.norm(rec_f.joints - follower.joints, axis=-1).mean() * 1000), 1),
+        "follower_from_tokens_mpjpe_mm": round(float(np.linalg.norm(joints - follower.joints, axis=-1).mean() * 1000), 1),
+        "offset_err_mm": round(float((dec_offset - offset).norm(dim=-1).mean() * 1000), 1)}
+    video = render_video([leader, placed], out / "tokenizer_duet.mp4", music=dd.music_path(pair),
+                         title=f"{pair}: true leader (blue), follower from tokens (red)")
+    summary["duet_video"] = str(video)
+
+    (out / "tokenizer_demo.json").write_text(json.dumps(summary, indent=1))
+    print(f"[tokenizer demo] {json.dumps(summary)}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    run_tokenizer_demo(sys.argv[1] if len(sys.argv) > 1 else "demo_out")

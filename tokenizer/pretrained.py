@@ -1,0 +1,266 @@
+"""Trained tokenizers for generation and evaluation, loaded from a checkpoint without Lightning.
+
+A checkpoint written by :class:`tokenizer.lightning.TokenizerStage` (or ``TranslationStage``) holds
+the config as plain dicts (``hyper_parameters``) and the weights plus codebook buffers
+(``state_dict``); :func:`torch.load` reads it with ``weights_only=True`` (no code runs from the file).
+Later stages take their shapes from here (parts, codebook size, stride, fps), never from their own
+YAML::
+
+    tok = Tokenizer.from_checkpoint("runs/solo_tokenizer/checkpoints/last.ckpt")
+    idx = tok.encode(motion)              # {part: (N,)} int64, N = ceil(T / stride)
+    out = tok.decode(idx)                 # joints (T, J, 3), rotations (T, J, 3) axis-angle, root (T, 3)
+    rec = tok.reconstruct(motion)         # a data.motion.Motion, same start and length as the input
+
+Loads are cached per (path, size, modification time): a second ``from_checkpoint`` of an unchanged
+file returns the same (eval-mode, read-only by convention) instance.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from data.errors import InputError
+from data.motion import Motion
+from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
+from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
+from tokenizer.vqvae import coerce_config
+
+_CACHE: dict[tuple, nn.Module] = {}
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` on CPU, with a one-line error for a missing or foreign file.
+
+    Lightning stores a MultiStepLR's milestones as a ``collections.Counter``; that (a dict) is the one
+    class beyond tensors and containers the loader is allowed to build.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "checkpoint not found", "pass the .ckpt written by `cli.py fit`")
+    try:
+        with torch.serialization.safe_globals([collections.Counter]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+        raise InputError(path, f"not a loadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                         "pass a checkpoint written by `cli.py fit` for a tokenizer stage") from None
+
+
+def _sub_state(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _cache_key(path: str | os.PathLike, kind: str) -> tuple:
+    st = Path(path).resolve().stat()
+    return (kind, str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _root_velocity(root: torch.Tensor) -> torch.Tensor:
+    """``(..., T, 3)`` -> ``v_t = p_{t+1} - p_t``, the last frame repeating the one before (the
+    DataModules' convention)."""
+    vel = torch.zeros_like(root)
+    if root.shape[-2] > 1:
+        vel[..., :-1, :] = root[..., 1:, :] - root[..., :-1, :]
+        vel[..., -1, :] = vel[..., -2, :]
+    return vel
+
+
+def _to_tensor(x: Any) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+class Tokenizer(nn.Module):
+    """The part-wise motion tokenizer for inference: :meth:`encode` motions, :meth:`decode` tokens.
+
+    Args:
+        config: the tokenizer config (from the checkpoint's hyper-parameters).
+    """
+
+    def __init__(self, config: MotionTokenizerConfig | Mapping[str, Any]) -> None:
+        super().__init__()
+        self.config = coerce_config(MotionTokenizerConfig, config)
+        # Inference never all-reduces: a codebook that syncs would need a process group.
+        self.model = MotionTokenizer(self.config, sync_codebook=False)
+        self.eval()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "Tokenizer":
+        """Rebuild the tokenizer a ``TokenizerStage`` checkpoint was trained as, weights and codebooks."""
+        key = _cache_key(path, "tokenizer") if Path(path).is_file() else None
+        if cache and key in _CACHE:
+            return _CACHE[key]  # type: ignore[return-value]
+        ckpt = read_checkpoint(path)
+        hparams = ckpt.get("hyper_parameters", {})
+        if "tokenizer" not in hparams:
+            raise InputError(path, "not a motion tokenizer checkpoint (no 'tokenizer' hyper-parameters)",
+                             "pass a checkpoint of tokenizer.lightning.TokenizerStage")
+        tok = cls(hparams["tokenizer"])
+        tok.model.load_state_dict(_sub_state(ckpt["state_dict"], "tokenizer."), strict=True)
+        tok.eval()
+        if cache:
+            _CACHE[key] = tok
+        return tok
+
+    # -- facts ---------------------------------------------------------------------------------------
+    @property
+    def parts(self) -> list[str]:
+        return self.model.part_names
+
+    @property
+    def stride(self) -> int:
+        return self.model.stride
+
+    @property
+    def fps(self) -> float:
+        return self.model.fps
+
+    @property
+    def skeleton(self) -> str:
+        return self.model.spec.skeleton
+
+    @property
+    def codebook_size(self) -> int:
+        return self.model.codebook_size
+
+    # -- contract ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, motion: Motion | torch.Tensor | np.ndarray,
+               root_vel: torch.Tensor | np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        """Token indices per part.
+
+        Args:
+            motion: a :class:`Motion` on the tokenizer's skeleton, or joints ``(T, J, 3)`` /
+                ``(B, T, J, 3)``: absolute, or pelvis-relative with ``root_vel`` (the pelvis is
+                subtracted either way).
+            root_vel: ``(T, 3)`` / ``(B, T, 3)`` metres per frame; default: from the joints' pelvis
+                (``v_t = p_{t+1} - p_t``). Only a tokenizer trained with ``encode_root_velocity`` reads it.
+
+        Returns:
+            ``{part: (N,)}`` for one motion, ``{part: (B, N)}`` for a batch; int64, ``N = ceil(T / stride)``.
+        """
+        joints, batched = self._joints(motion)
+        if root_vel is None:
+            root_vel = _root_velocity(joints[..., 0, :])
+        else:
+            root_vel = _to_tensor(root_vel).float().reshape(joints.shape[0], joints.shape[1], 3)
+        idx = self.model.encode(joints - joints[..., :1, :], root_vel)  # pelvis-relative, pelvis slot exactly 0
+        return {k: v if batched else v[0] for k, v in idx.items()}
+
+    @torch.no_grad()
+    def decode(self, indices: Mapping[str, torch.Tensor], root_start: torch.Tensor | np.ndarray | None = None,
+               num_frames: int | None = None) -> dict[str, torch.Tensor]:
+        """Motion from token indices (see :meth:`MotionTokenizer.decode`): ``joints`` absolute,
+        ``rotations`` axis-angle, ``root`` the pelvis; unbatched when the indices are ``(N,)``."""
+        batched = next(iter(indices.values())).ndim == 2
+        idx = {k: torch.as_tensor(v).long().reshape(1, -1) if not batched else torch.as_tensor(v).long()
+               for k, v in indices.items()}
+        start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3)
+        out = self.model.decode(idx, start, num_frames)
+        return out if batched else {k: v[0] for k, v in out.items()}
+
+    def forward(self, motion: Motion | torch.Tensor | np.ndarray):
+        """``(decode(encode(motion)), indices, {})``: the uniform contract, for inference."""
+        indices = self.encode(motion)
+        return self.decode(indices), indices, {}
+
+    @torch.no_grad()
+    def reconstruct(self, motion: Motion) -> Motion:
+        """Encode and decode one motion: same length, same start position, joints from the position
+        decoders, SMPL rotations and translation from the rotation and root decoders."""
+        if not isinstance(motion, Motion):
+            raise TypeError(f"reconstruct takes a data.motion.Motion, got {type(motion).__name__}")
+        out = self.decode(self.encode(motion), root_start=motion.joints[0, 0], num_frames=motion.num_frames)
+        return self.to_motion(out, name=f"{motion.name} (tokenized)" if motion.name else "tokenized",
+                              music=motion.music)
+
+    def to_motion(self, decoded: Mapping[str, torch.Tensor], name: str = "", music: str = "") -> Motion:
+        """One decoded motion (unbatched :meth:`decode` output) as a :class:`Motion`.
+
+        SMPL's translation is the pelvis minus the skeleton's rest pelvis (``Motion.root``).
+        """
+        from data.skeleton import get_skeleton
+
+        joints = decoded["joints"].double().numpy()
+        rotations = decoded["rotations"].double().numpy() if "rotations" in decoded else None
+        root = decoded["root"].double().numpy() - get_skeleton(self.skeleton).root_rest if rotations is not None else None
+        return Motion(skeleton=self.skeleton, fps=self.fps, joints=joints, rotations=rotations, root=root,
+                      name=name, music=music)
+
+    def _joints(self, motion: Motion | torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool]:
+        if isinstance(motion, Motion):
+            if motion.skeleton != self.skeleton:
+                raise InputError(motion.name or None, f"motion is on skeleton {motion.skeleton}, the tokenizer "
+                                                      f"on {self.skeleton}", "use the tokenizer trained for it")
+            if abs(motion.fps - self.fps) > 1e-6:
+                raise InputError(motion.name or None, f"motion is {motion.fps:g} fps, the tokenizer {self.fps:g}",
+                                 "resample the motion")
+            x = torch.as_tensor(motion.joints, dtype=torch.float32)
+        else:
+            x = _to_tensor(motion).float()
+        batched = x.ndim == 4
+        if x.ndim == 3:
+            x = x[None]
+        if x.ndim != 4:
+            raise ValueError(f"expected joints (T, J, 3) or (B, T, J, 3), got {tuple(x.shape)}")
+        return x, batched
+
+
+class TranslationTokenizer(nn.Module):
+    """The relative-translation VQ-VAE for inference (``encode(offset) -> (N,)``, ``decode(indices) ->
+    (T, 3)`` metres in the trained frame; see :func:`tokenizer.translation.follower_root`)."""
+
+    def __init__(self, config: TranslationConfig | Mapping[str, Any]) -> None:
+        super().__init__()
+        self.config = coerce_config(TranslationConfig, config)
+        self.model = RelativeTranslationVQVAE(self.config, sync_codebook=False)
+        self.eval()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "TranslationTokenizer":
+        key = _cache_key(path, "translation") if Path(path).is_file() else None
+        if cache and key in _CACHE:
+            return _CACHE[key]  # type: ignore[return-value]
+        ckpt = read_checkpoint(path)
+        hparams = ckpt.get("hyper_parameters", {})
+        if "translation" not in hparams:
+            raise InputError(path, "not a translation tokenizer checkpoint (no 'translation' hyper-parameters)",
+                             "pass a checkpoint of tokenizer.lightning.TranslationStage")
+        tok = cls(hparams["translation"])
+        tok.model.load_state_dict(_sub_state(ckpt["state_dict"], "translation."), strict=True)
+        tok.eval()
+        if cache:
+            _CACHE[key] = tok
+        return tok
+
+    @property
+    def frame(self) -> str:
+        return self.config.frame
+
+    @property
+    def stride(self) -> int:
+        return self.model.stride
+
+    @torch.no_grad()
+    def encode(self, offset: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """``(T, 3)`` or ``(B, T, 3)`` metres -> ``(N,)`` or ``(B, N)``."""
+        x = _to_tensor(offset).float()
+        return self.model.encode(x[None])[0] if x.ndim == 2 else self.model.encode(x)
+
+    @torch.no_grad()
+    def decode(self, indices: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
+        idx = torch.as_tensor(indices).long()
+        return self.model.decode(idx[None], num_frames)[0] if idx.ndim == 1 else self.model.decode(idx, num_frames)
+
+
+def clear_cache() -> None:
+    """Forget every cached checkpoint load."""
+    _CACHE.clear()
+
+
+__all__ = ["Tokenizer", "TranslationTokenizer", "read_checkpoint", "clear_cache"]
