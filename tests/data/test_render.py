@@ -110,10 +110,7 @@ def test_still_shows_both_dancers_upright_and_facing_the_viewer(tmp_path):
 
 
 def test_positions_only_mmd_motion_renders(tmp_path):
-    try:
-        sk = get_skeleton("mmd60")
-    except KeyError:
-        pytest.skip("mmd60 skeleton not shipped yet")
+    sk = get_skeleton("mmd60")
     rest = sk.rest_joints()  # (J, 3)
     joints = rest[None] + np.linspace(0, 0.5, 20)[:, None, None] * np.array([1.0, 0.0, 0.0])
     m = Motion(skeleton="mmd60", fps=30.0, joints=joints)
