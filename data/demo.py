@@ -85,8 +85,8 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
 
     tokens = run_tokenizer_demo(out)
     summary["tokenizer"] = tokens
-    _step(5, steps, f"tokenizers trained; from tokens: solo MPJPE {tokens['solo_clip']['mpjpe_mm']} mm, "
-                    f"duet follower {tokens['duet_clip']['follower_mpjpe_mm']} mm -> {tokens['solo_video']}, "
+    _step(5, steps, f"tokenizers trained; from tokens: solo pose MPJPE {tokens['solo_clip']['pose_mpjpe_mm']} mm, "
+                    f"duet follower {tokens['duet_clip']['follower']['pose_mpjpe_mm']} mm -> {tokens['solo_video']}, "
                     f"{tokens['duet_video']}")
 
     summary["seconds"] = round(time.perf_counter() - started, 1)

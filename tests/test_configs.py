@@ -42,3 +42,66 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert datamodule.rotations or not cfg.rotations
     if hasattr(model, "translation"):
         assert model.config.stride == 4 and datamodule.window.length % model.config.stride == 0
+
+
+class _RisingValLoss:
+    """A tiny LightningModule whose val/loss rises at every validation: the best checkpoint is the
+    first one, the last is the newest."""
+
+    @staticmethod
+    def build():
+        import lightning.pytorch as pl
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        class Module(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(2, 1)
+
+            def training_step(self, batch, batch_idx):
+                return self.layer(batch[0]).square().mean()
+
+            def validation_step(self, batch, batch_idx):
+                self.log("val/loss", float(self.global_step))
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+
+            def train_dataloader(self):
+                return DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4)
+
+            def val_dataloader(self):
+                return DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=4)
+
+        return Module()
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_last_checkpoint_is_the_newest_not_the_best(path, monkeypatch, tmp_path):
+    """`last.ckpt` is what a user resumes from: it must hold the final step even when val/loss got worse
+    (Lightning 2.6's `save_last` on a monitored callback only copies the best file)."""
+    import lightning.pytorch as pl
+    import torch
+
+    import cli
+
+    seen = {}
+    real_fit = pl.Trainer.fit
+    monkeypatch.setattr(pl.Trainer, "fit", lambda trainer, *a, **k: seen.update(trainer=trainer))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["fit", "--config", str(path)]) == 0
+    callbacks = seen["trainer"].checkpoint_callbacks
+    folders = {cb.dirpath for cb in callbacks}
+    assert len(folders) == 1, f"checkpoints go to one folder, got {folders}"
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=6, val_check_interval=2, check_val_every_n_epoch=None,
+                         callbacks=callbacks, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, limit_val_batches=1)
+    real_fit(trainer, _RisingValLoss.build())
+    folder = Path(folders.pop())
+    last = torch.load(folder / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 6
+    monitored = [cb for cb in callbacks if cb.monitor]
+    if monitored:  # the best-on-validation file is kept beside it, from the first validation
+        best = sorted(folder.glob("best-*.ckpt"))
+        assert len(best) == 1 and torch.load(best[0], weights_only=False)["global_step"] == 2
