@@ -4,24 +4,30 @@ For each checkpoint given (loaded with :mod:`tokenizer.pretrained`, no Lightning
 the corpus, whole sequences (each encoded and decoded in one piece, the root integrated from the true
 first frame):
 
-* MPJPE (mm) of the pelvis-relative joints, overall and per part;
+* MPJPE (mm) of the pelvis-relative joints, overall and per part; for hands also the wrist's error
+  and the fingers' error relative to their wrist (a hand's MPJPE is mostly its wrist's);
 * root drift: distance between decoded and true pelvis 10 s after the start;
 * rotations: mean geodesic error (deg) of the decoded joint rotations, and the MPJPE of forward
   kinematics of the decoded rotations (what an exported SMPL animation shows);
 * codebook: perplexity of the test tokens and dead codes (never used on the test split), per part;
-* velocity spectrum error and high-band (>= 3 Hz) velocity energy ratio (speed homogenisation).
+* speed content: the per-bin velocity amplitude-spectrum error and high-band (>= 3 Hz) energy ratio,
+  and, phase-blind and stable, Welch-PSD energy ratios per band (0-1, 1-3, 3-6, 6-12, >= 12 Hz) and the
+  RMS log-distance (dB) between the velocity PSDs (speed homogenisation: ratios below 1 at high Hz).
 
 For the translation checkpoint: the offset error (mm) and its codebook figures.
 
 The ablation trains the quick solo config again from scratch for ``--ablation-steps`` steps per
-variant (same seed, same data, same steps): baseline, FreqVQ's focal frequency loss on
-(``freq:W``), and the rotation trick on; all are evaluated as above.
+variant (same seed, same data, same steps), each variant a set of part-config overrides
+(``upsample=transposed,freq_weight=0``; shorthands ``baseline`` = the config as it is, ``freq:W``,
+``rotation_trick``). The default set is FreqVQ off / on positions / on velocities, with Bailando's
+transposed-conv decoder and with nearest upsampling. Each is evaluated as above; ``--plot`` draws
+the velocity spectra of the truth and of each.
 
     python bench/tokenizer_report.py --synth demo_out/synth \\
         --solo demo_out/checkpoints/solo_tokenizer/last.ckpt \\
         --duet demo_out/checkpoints/duet_tokenizer/last.ckpt \\
         --translation demo_out/checkpoints/duet_translation/last.ckpt \\
-        [--ablation-steps 2000 --variants baseline freq:1.0 rotation_trick] [--out FILE.json]
+        [--ablation-steps 2000 [--variants baseline freq:1.0 ...] [--seed 0]] [--out FILE.json] [--plot FILE.png]
 """
 
 from __future__ import annotations
@@ -43,11 +49,13 @@ if str(ROOT) not in sys.path:
 
 from data.fk import forward_kinematics, to_rotmat  # noqa: E402
 from data.skeleton import get_skeleton  # noqa: E402
-from tokenizer.evaluation import code_histogram, codebook_usage, mpjpe_mm, velocity_spectrum_error  # noqa: E402
+from tokenizer.evaluation import (code_histogram, codebook_usage, mpjpe_mm, speed_band_figures,  # noqa: E402
+                                  velocity_psd, velocity_spectrum_error)
 from tokenizer.geometry import integrate_root_velocity  # noqa: E402
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer  # noqa: E402
 
 DRIFT_SECONDS = 10.0
+PSD_KEY = "_velocity_psd"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,6 +121,11 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
         add("mpjpe_mm", mpjpe_mm(out["joints_rel"], joints))
         for p, j in parts.items():
             add(f"{p}/mpjpe_mm", mpjpe_mm(out["joints_rel"], joints, j))
+        for p, wrist in tok.model.spec.hand_wrists.items():
+            # The fingers' own error, their wrist's error taken out (a hand's MPJPE is mostly its wrist's).
+            rel = lambda x: x[:, list(parts[p])] - x[:, wrist, None]  # noqa: E731
+            add(f"{p}/finger_rel_wrist_mm", mpjpe_mm(rel(out["joints_rel"]), rel(joints)))
+            add(f"{p}/wrist_mpjpe_mm", mpjpe_mm(out["joints_rel"], joints, [wrist]))
         true_root = integrate_root_velocity(d["root_vel"], d["root_start"])  # (T, 3)
         if T > drift_frame:
             drifts.append(float((out["root"][drift_frame] - true_root[drift_frame]).norm()))
@@ -126,6 +139,13 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
         spec_pred.append(out["joints_rel"].reshape(1, T, -1))
         spec_true.append(joints.reshape(1, T, -1))
     result = {k: round(v / frames, 2) for k, v in sums.items()}
+    # Speed content by band (Welch PSDs of the joint velocities, every sequence whole).
+    pred_seqs, true_seqs = [x[0] for x in spec_pred], [x[0] for x in spec_true]
+    bands = speed_band_figures(pred_seqs, true_seqs, tok.fps)
+    result.update({k: round(v, 3) for k, v in bands.items()})
+    freqs, psd_true = velocity_psd(true_seqs, tok.fps)
+    result[PSD_KEY] = {"freqs": freqs.tolist(), "true": psd_true.tolist(),
+                       "pred": velocity_psd(pred_seqs, tok.fps)[1].tolist()}  # for the plot, not printed
     result["root_drift_10s_m"] = round(sum(drifts) / len(drifts), 4) if drifts else None
     result["drift_sequences"] = len(drifts)
     # Velocity spectra over a common length (the shortest sequence), sequences stacked.
@@ -183,6 +203,79 @@ def train_variant(config_path: Path, corpus: Path, steps: int, part_overrides: d
     return tok.eval()
 
 
+DEFAULT_VARIANTS = (
+    "upsample=transposed,freq_weight=0",                         # Bailando's decoder, no FreqVQ
+    "upsample=transposed,freq_weight=1,freq_domain=position",    # + FreqVQ as the FFL paper: positions
+    "upsample=transposed,freq_weight=1,freq_domain=velocity",    # + FreqVQ on velocities
+    "upsample=nearest,freq_weight=0",                            # nearest upsampling alone
+    "upsample=nearest,freq_weight=1,freq_domain=velocity",       # both: the shipped quick config
+)
+"""Explicit overrides, so the table does not depend on what the config file currently says."""
+ABLATION_KEYS = ("mpjpe_mm", "upper/mpjpe_mm", "lower/mpjpe_mm", "root_drift_10s_m", "spectrum_error",
+                 "high_band_ratio", "psd_log_distance_db", "rotation_err_deg", "upper/perplexity", "lower/perplexity")
+
+
+def parse_variant(spec: str) -> dict:
+    """An ablation variant as part-config overrides: ``baseline``, ``rotation_trick``, ``freq:W`` or
+    ``KEY=VALUE[,KEY=VALUE]`` (values read as YAML scalars); unknown keys are refused."""
+    from dataclasses import fields
+
+    from tokenizer.vqvae import PartVQVAEConfig
+
+    if spec == "baseline":  # the config as it is
+        return {}
+    if spec == "rotation_trick":
+        return {"rotation_trick": True}
+    if spec.startswith("freq:"):
+        return {"freq_weight": float(spec[5:])}
+    known = {f.name for f in fields(PartVQVAEConfig)}
+    out = {}
+    for item in spec.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or key not in known:
+            raise ValueError(f"unknown variant {spec!r}: use baseline, freq:W, rotation_trick or KEY=VALUE with KEY "
+                             f"one of {sorted(known)}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def printable(figures: dict) -> dict:
+    """The figures without the spectra kept for the plot (recursively)."""
+    return {k: printable(v) if isinstance(v, dict) else v for k, v in figures.items() if k != PSD_KEY}
+
+
+def plot_spectra(report: dict, path: Path) -> Path:
+    """Velocity PSDs of the truth and of every evaluated tokenizer / ablation variant, one panel per
+    corpus, log-log: speed homogenisation shows as a curve falling below the truth at high frequency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = {}
+    for key in ("solo", "duet"):
+        if key in report:
+            panels[f"{key} tokenizer (test split)"] = {"tokenizer": report[key][PSD_KEY]}
+    if "ablation" in report:
+        panels[f"ablation, quick solo, {report['ablation']['steps']} steps"] = {
+            name: v[PSD_KEY] for name, v in report["ablation"].items() if isinstance(v, dict) and PSD_KEY in v}
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        first = next(iter(curves.values()))
+        f = first["freqs"][1:]
+        ax.loglog(f, first["true"][1:], color="black", linewidth=2.2, label="ground truth")
+        for name, psd in curves.items():
+            ax.loglog(f, psd["pred"][1:], linewidth=1.2, label=name)
+        ax.set(title=title, xlabel="frequency (Hz)", ylabel="joint velocity PSD ((m/s)²/Hz, summed over joints)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--synth", type=Path, default=ROOT / "demo_out" / "synth",
@@ -193,52 +286,52 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ablation-steps", type=int, default=0,
                         help="train the quick solo config per variant for this many steps (0: skip)")
     parser.add_argument("--ablation-config", type=Path, default=ROOT / "configs/quick/solo_tokenizer.yaml")
-    parser.add_argument("--variants", nargs="+", default=["baseline", "freq:1.0", "rotation_trick"],
-                        help="ablation variants: baseline, freq:W (focal frequency loss weight W), rotation_trick")
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
+                        help="ablation variants: baseline, freq:W (focal frequency loss weight W), rotation_trick, "
+                             "or part-config overrides KEY=VALUE[,KEY=VALUE] (e.g. freq_weight=0.1,freq_alpha=2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every ablation run (weights, batches, k-means)")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as json")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="draw the velocity spectra (truth and every tokenizer evaluated) to this .png")
     args = parser.parse_args(argv)
 
     report: dict = {"load_average_start": round(os.getloadavg()[0], 2)}
     if args.solo:
         tok = Tokenizer.from_checkpoint(args.solo)
         report["solo"] = evaluate_tokenizer(tok, test_dancers("solo", args.synth / "aistpp", tok.stride))
-        print("solo tokenizer (test split):", json.dumps(report["solo"]), flush=True)
+        print("solo tokenizer (test split):", json.dumps(printable(report["solo"])), flush=True)
     if args.duet:
         tok = Tokenizer.from_checkpoint(args.duet)
         report["duet"] = evaluate_tokenizer(tok, test_dancers("duet", args.synth / "dd100", tok.stride))
-        print("duet tokenizer (test split):", json.dumps(report["duet"]), flush=True)
+        print("duet tokenizer (test split):", json.dumps(printable(report["duet"])), flush=True)
     if args.translation:
         tok = TranslationTokenizer.from_checkpoint(args.translation)
         offsets = test_offsets(args.synth / "dd100", tok.stride, tok.config.batch_key)
         report["translation"] = evaluate_translation(tok, offsets)
         print("translation (test split):", json.dumps(report["translation"]), flush=True)
     if args.ablation_steps > 0:
-        variants = {}
-        for v in args.variants:
-            if v == "baseline":
-                variants[v] = {}
-            elif v == "rotation_trick":
-                variants[v] = {"rotation_trick": True}
-            elif v.startswith("freq:"):
-                variants[f"freqvq (freq_weight {float(v[5:]):g})"] = {"freq_weight": float(v[5:])}
-            else:
-                parser.error(f"unknown variant {v!r}: use baseline, freq:W or rotation_trick")
+        try:
+            variants = {v: parse_variant(v) for v in args.variants}
+        except ValueError as e:
+            parser.error(str(e))
         dancers = None
-        report["ablation"] = {"config": str(args.ablation_config), "steps": args.ablation_steps}
+        report["ablation"] = {"config": str(args.ablation_config), "steps": args.ablation_steps, "seed": args.seed}
         for name, over in variants.items():
             start = time.perf_counter()
-            tok = train_variant(args.ablation_config, args.synth / "aistpp", args.ablation_steps, over)
+            tok = train_variant(args.ablation_config, args.synth / "aistpp", args.ablation_steps, over, args.seed)
             seconds = time.perf_counter() - start
             if dancers is None:
                 dancers = test_dancers("solo", args.synth / "aistpp", tok.stride)
             figures = evaluate_tokenizer(tok, dancers)
-            keep = ("mpjpe_mm", "upper/mpjpe_mm", "lower/mpjpe_mm", "root_drift_10s_m", "spectrum_error",
-                    "high_band_ratio", "rotation_err_deg", "upper/perplexity", "lower/perplexity")
-            report["ablation"][name] = {k: figures[k] for k in keep} | {"train_s": round(seconds, 1)}
-            print(f"ablation {name}:", json.dumps(report["ablation"][name]), flush=True)
+            keep = [k for k in figures if k in ABLATION_KEYS or k.startswith("band_ratio/")]
+            report["ablation"][name] = {k: figures[k] for k in keep} | {"overrides": over, "train_s": round(seconds, 1),
+                                                                        PSD_KEY: figures[PSD_KEY]}
+            print(f"ablation {name}:", json.dumps(printable(report["ablation"][name])), flush=True)
     report["load_average_end"] = round(os.getloadavg()[0], 2)
+    if args.plot:
+        print("velocity spectra:", plot_spectra(report, args.plot))
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
+        args.out.write_text(json.dumps(printable(report), indent=1))
     return report
 
 

@@ -90,8 +90,9 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
 
     from data.datasets.aistpp import AISTPPDataset
     from data.datasets.dd100 import DD100Dataset
+    from data.motion import Motion
     from data.render import render_video
-    from tokenizer.geometry import heading_angle
+    from tokenizer.geometry import heading_angle, to_heading_frame
     from tokenizer.pretrained import Tokenizer, TranslationTokenizer
     from tokenizer.translation import follower_root
 
@@ -140,15 +141,11 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
     fj = torch.as_tensor(follower.joints, dtype=torch.float32)
     rel = fj[:, 0] - lj[:, 0]  # world offset, then into the trained frame
     heading = heading_angle(lj - lj[:, :1])
-    from tokenizer.geometry import to_heading_frame
-
     offset = to_heading_frame(rel, heading) if trans.frame == "leader" else rel
     dec_offset = trans.decode(trans.encode(offset), num_frames=fj.shape[0])
     pelvis = follower_root(lj[:, 0], dec_offset, trans.frame, heading)  # (T, 3)
     pose = duet.decode(duet.encode(fj), num_frames=fj.shape[0])
     joints = (pose["joints_rel"] + pelvis[:, None]).double().numpy()
-    from data.motion import Motion
-
     placed = Motion(skeleton="smplx55", fps=follower.fps, joints=joints, name="follower from tokens")
     summary["duet_clip"] = {
         "duet": pair, "frames": follower.num_frames,

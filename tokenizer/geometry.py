@@ -42,4 +42,29 @@ def to_heading_frame(vectors: torch.Tensor, heading: torch.Tensor) -> torch.Tens
     return rotate_about_y(vectors, -heading)
 
 
-__all__ = ["integrate_root_velocity", "heading_angle", "rotate_about_y", "to_heading_frame"]
+def turn_dancer(joints: torch.Tensor, root_vel: torch.Tensor, rotations_6d: torch.Tensor | None,
+                angle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The same dance performed facing another way: every window turned about +y by ``angle``.
+
+    Args:
+        joints: ``(B, T, J, 3)`` pelvis-relative positions (turned about the pelvis).
+        root_vel: ``(B, T, 3)`` pelvis velocity (turned with them).
+        rotations_6d: ``(B, T, J, 6)`` local joint rotations, 6D (first two matrix columns, column after
+            column); only the root's (joint 0, the global orientation) changes: ``R_y(angle) R_root``.
+        angle: ``(B,)`` radians.
+
+    Returns:
+        the turned ``(joints, root_vel, rotations_6d)``; forward kinematics of the turned rotations gives
+        the turned joints.
+    """
+    a = angle[:, None]  # (B, 1): one angle per window, every frame
+    joints = rotate_about_y(joints, a[..., None].expand(joints.shape[:-1]))
+    root_vel = rotate_about_y(root_vel, a.expand(root_vel.shape[:-1]))
+    if rotations_6d is not None:
+        columns = rotations_6d[..., 0, :].unflatten(-1, (2, 3))  # (B, T, 2, 3) the root's two columns
+        columns = rotate_about_y(columns, a[..., None].expand(columns.shape[:-1]))
+        rotations_6d = torch.cat([columns.flatten(-2)[..., None, :], rotations_6d[..., 1:, :]], dim=-2)
+    return joints, root_vel, rotations_6d
+
+
+__all__ = ["integrate_root_velocity", "heading_angle", "rotate_about_y", "to_heading_frame", "turn_dancer"]

@@ -81,3 +81,24 @@ def test_mpjpe_and_codebook_usage():
     usage = codebook_usage(hist)
     assert usage["perplexity"] == pytest.approx(4.0) and usage["used"] == 4 and usage["dead"] == 4
     assert codebook_usage(code_histogram(torch.zeros(10, dtype=torch.long), 8))["perplexity"] == pytest.approx(1.0)
+
+
+def test_speed_band_figures_by_band():
+    from tokenizer.evaluation import speed_band_figures, velocity_psd
+
+    fps, T = 60.0, 1200
+    t = torch.arange(T, dtype=torch.float64) / fps
+    slow = 0.3 * torch.sin(2 * math.pi * 1.5 * t)  # 1.5 Hz: the 1-3 Hz band
+    fast = 0.02 * torch.sin(2 * math.pi * 9.0 * t)  # 9 Hz: the 6-12 Hz band
+    target = [torch.stack([slow + fast, slow], dim=-1)]  # (T, 2)
+    same = speed_band_figures(target, target, fps)
+    assert same["psd_log_distance_db"] == 0.0 and same["band_ratio/1-3Hz"] == 1.0
+    smoothed = speed_band_figures([torch.stack([slow, slow], dim=-1)], target, fps)
+    assert smoothed["band_ratio/1-3Hz"] == pytest.approx(1.0, rel=1e-3)
+    assert smoothed["band_ratio/6-12Hz"] < 1e-3  # the fast part is gone
+    jitter = speed_band_figures([torch.stack([slow + 2 * fast, slow], dim=-1)], target, fps)
+    assert jitter["band_ratio/6-12Hz"] == pytest.approx(4.0, rel=1e-2)  # twice the amplitude: 4x the energy
+    # Parseval: the PSD integrates to the mean squared velocity (m/s)^2.
+    freqs, psd = velocity_psd(target, fps)
+    v = torch.diff(target[0], dim=0) * fps
+    assert float(psd.sum() * (freqs[1] - freqs[0])) == pytest.approx(float(v.square().sum(-1).mean()), rel=0.02)

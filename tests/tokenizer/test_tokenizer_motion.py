@@ -180,3 +180,27 @@ def test_encode_root_velocity_puts_the_velocity_in_the_pelvis_slot(solo_batch):
     recon, idx, _ = m(joints, solo_batch["rotations"], vel)
     assert all(torch.equal(m.encode(joints, vel)[p], idx[p]) for p in idx)
     assert torch.equal(recon["joints_rel"][..., 0, :], torch.zeros_like(recon["joints_rel"][..., 0, :]))
+
+
+def test_turn_dancer_turns_joints_velocity_and_root_orientation_together():
+    from data.fk import forward_kinematics, from_rotmat
+    from data.skeleton import get_skeleton
+    from tokenizer.geometry import heading_angle, turn_dancer
+
+    torch.manual_seed(0)
+    sk = get_skeleton("smpl24")
+    six = from_rotmat(to_rotmat(0.4 * torch.randn(2, 5, 24, 3, dtype=torch.float64), "axis_angle"), "6d")
+    joints = forward_kinematics(sk, six, torch.zeros(2, 5, 3, dtype=torch.float64), rep="6d")
+    rel = joints - joints[..., :1, :]  # (2, 5, 24, 3)
+    vel = torch.randn(2, 5, 3, dtype=torch.float64)
+    angle = torch.tensor([0.5 * torch.pi, -0.3], dtype=torch.float64)
+    rel_t, vel_t, six_t = turn_dancer(rel, vel, six, angle)
+    # Forward kinematics of the turned rotations is the turned skeleton.
+    fk_t = forward_kinematics(sk, six_t, torch.zeros(2, 5, 3, dtype=torch.float64), rep="6d")
+    assert torch.allclose(fk_t - fk_t[..., :1, :], rel_t, atol=1e-10)
+    assert torch.equal(six_t[..., 1:, :], six[..., 1:, :])  # local rotations below the root are unchanged
+    # A quarter turn about +y: (x, y, z) -> (z, y, -x); the heading grows by the angle; lengths stay.
+    assert torch.allclose(vel_t[0], torch.stack([vel[0, :, 2], vel[0, :, 1], -vel[0, :, 0]], dim=-1))
+    turned = torch.remainder(heading_angle(rel_t) - heading_angle(rel) - angle[:, None] + torch.pi, 2 * torch.pi)
+    assert torch.allclose(turned, torch.full_like(turned, torch.pi), atol=1e-9)
+    assert torch.allclose(rel_t.norm(dim=-1), rel.norm(dim=-1))

@@ -186,3 +186,29 @@ def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
     assert all(torch.equal(got[p], expected[p]) for p in expected)
     # Velocity given explicitly with pelvis-relative joints: the same tokens.
     assert all(torch.equal(tok.encode(batch["joints"], batch["root_vel"])[p], expected[p]) for p in expected)
+
+
+def test_yaw_augmentation_turns_training_windows_only():
+    from tokenizer.lightning import TokenizerStage
+    from tokenizer.motion import MotionTokenizerConfig
+    from toy_data import tiny_part
+
+    with pytest.raises(ValueError, match="yaw_augmentation"):
+        TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=270.0)
+    torch.manual_seed(0)
+    stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=180.0)
+    assert stage.hparams["yaw_augmentation"] == 180.0
+    batch = batch_of(ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16).dataset)
+    seen = []
+    original = stage.tokenizer.forward
+    stage.tokenizer.forward = lambda joints, *a: seen.append(joints) or original(joints, *a)
+    stage.train()
+    stage._forward(batch)
+    stage.eval()
+    stage._forward(batch)
+    turned, plain = seen
+    assert torch.equal(plain, batch["joints"])  # validation sees the data as it is
+    assert not torch.allclose(turned, batch["joints"], atol=1e-3)
+    # Turned about the vertical: heights and distances from the pelvis are kept.
+    assert torch.allclose(turned[..., 1], batch["joints"][..., 1], atol=1e-6)
+    assert torch.allclose(turned.norm(dim=-1), batch["joints"].norm(dim=-1), atol=1e-5)

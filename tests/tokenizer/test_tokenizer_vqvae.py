@@ -17,7 +17,7 @@ def part(levels: int = 3, **kw) -> PartVQVAE:
     (dict(ema_decay=1.0), "ema_decay"), (dict(commitment_weight=-0.1), "commitment_weight"),
     (dict(in_channels=0), "in_channels"), (dict(rot_channels=-6), "rot_channels"),
     (dict(freq_weight=float("nan")), "freq_weight"), (dict(kmeans_init="yes"), "kmeans_init"),
-    (dict(depth=True), "depth"),
+    (dict(depth=True), "depth"), (dict(freq_domain="phase"), "freq_domain"), (dict(upsample="linear"), "upsample"),
 ])
 def test_config_rejects_bad_values(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -44,9 +44,9 @@ def test_quantizer_settings_are_explicit():
     assert PartVQVAE(cfg).codebook_synced is False  # no process group: never sync
 
 
-@pytest.mark.parametrize("levels", [1, 2, 3])
-def test_shapes_per_stride(levels):
-    m = part(levels)
+@pytest.mark.parametrize("levels, upsample", [(1, "transposed"), (2, "transposed"), (3, "transposed"), (3, "nearest")])
+def test_shapes_per_stride(levels, upsample):
+    m = part(levels, upsample=upsample)
     s = 2**levels
     x = torch.randn(3, 6 * s, 9)
     recon, idx, losses = m(x, {"rot": torch.randn(3, 6 * s, 18), "root": torch.randn(3, 6 * s, 3)})
@@ -125,6 +125,19 @@ def test_freq_loss_only_when_weighted():
     assert "pos/freq" not in part(2)(x)[2]
     with_freq = part(2, freq_weight=0.5)(x)[2]
     assert with_freq["pos/freq"] > 0
+
+
+def test_freq_loss_on_velocity_compares_first_differences():
+    from tokenizer.losses import focal_frequency_loss, temporal_difference
+
+    torch.manual_seed(0)
+    m = part(2, freq_weight=1.0, freq_domain="velocity", normalize=False)
+    x = torch.randn(2, 16, 9)
+    recon, _, losses = m(x)
+    expected = focal_frequency_loss(temporal_difference(recon["pos"], 1), temporal_difference(x, 1))
+    assert torch.allclose(losses["pos/freq"], expected)
+    # A constant offset has no velocity: the velocity-domain loss does not see it.
+    assert focal_frequency_loss(temporal_difference(x + 1.0, 1), temporal_difference(x, 1)) < 1e-12
 
 
 def test_shared_decoder_has_one_stack_and_same_contract():
