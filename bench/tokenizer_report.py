@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.plot:
         print("velocity spectra:", plot_spectra(report, args.plot))
     if args.out:
-        args.out.write_text(json.dumps(printable(report), indent=1))
+        args.out.write_text(json.dumps(report, indent=1))  # with the velocity spectra (the plot's data)
     return report
 
 
