@@ -13,7 +13,8 @@ The figure is drawn with matplotlib's Agg canvas (no pyplot, no display) as a fi
   at a glance).
 * Dancers: dancer 1 blue, dancer 2 red; left limbs a lighter tint, right limbs a darker shade, so the
   facing direction is readable. The nearer dancer is drawn on top.
-* Captions: the title top left, the dancers' names top right, time and frame number bottom left.
+* Captions: the title top left, the dancers' names top right (under the title's line), time and frame
+  number bottom left.
 
 Two motions of different lengths: the video lasts as long as the longer one, and the shorter dancer
 **holds its last pose, drawn faded**, so both stay on the floor and it is plain who has finished.
@@ -280,9 +281,10 @@ class _Scene:
         font = max(6.0, 11 * px)
         self.fig.text(0.02, 0.975, title, ha="left", va="top", fontsize=font * 1.15,
                       fontweight="bold", color="#222222")
+        names_top = 0.975 - (0.06 if title else 0.0)  # under the title line: a long title would run into them
         for d, m in enumerate(self.motions):
             name = m.name or f"dancer {d + 1}"
-            self.fig.text(0.98, 0.975 - d * 0.055, name, ha="right", va="top", fontsize=font,
+            self.fig.text(0.98, names_top - d * 0.055, name, ha="right", va="top", fontsize=font,
                           color=DANCER_COLOURS[d % len(DANCER_COLOURS)][0], fontweight="bold")
         self.caption = self.fig.text(0.02, 0.02, "", ha="left", va="bottom", fontsize=font,
                                      color="#444444", family="monospace")
