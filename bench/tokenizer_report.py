@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 
 from data.fk import forward_kinematics, to_rotmat  # noqa: E402
 from data.skeleton import get_skeleton  # noqa: E402
-from tokenizer.evaluation import (code_histogram, codebook_usage, mpjpe_mm, speed_band_figures,  # noqa: E402
+from tokenizer.evaluation import (code_histogram, codebook_usage, compare_psd, mpjpe_mm,  # noqa: E402
                                   velocity_psd, velocity_spectrum_error)
 from tokenizer.geometry import integrate_root_velocity  # noqa: E402
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer  # noqa: E402
@@ -140,12 +140,10 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
         spec_true.append(joints.reshape(1, T, -1))
     result = {k: round(v / frames, 2) for k, v in sums.items()}
     # Speed content by band (Welch PSDs of the joint velocities, every sequence whole).
-    pred_seqs, true_seqs = [x[0] for x in spec_pred], [x[0] for x in spec_true]
-    bands = speed_band_figures(pred_seqs, true_seqs, tok.fps)
-    result.update({k: round(v, 3) for k, v in bands.items()})
-    freqs, psd_true = velocity_psd(true_seqs, tok.fps)
-    result[PSD_KEY] = {"freqs": freqs.tolist(), "true": psd_true.tolist(),
-                       "pred": velocity_psd(pred_seqs, tok.fps)[1].tolist()}  # for the plot, not printed
+    freqs, psd_true = velocity_psd([x[0] for x in spec_true], tok.fps)
+    psd_pred = velocity_psd([x[0] for x in spec_pred], tok.fps)[1]
+    result.update({k: round(v, 3) for k, v in compare_psd(freqs, psd_pred, psd_true).items()})
+    result[PSD_KEY] = {"freqs": freqs.tolist(), "true": psd_true.tolist(), "pred": psd_pred.tolist()}  # the plot's
     result["root_drift_10s_m"] = round(sum(drifts) / len(drifts), 4) if drifts else None
     result["drift_sequences"] = len(drifts)
     # Velocity spectra over a common length (the shortest sequence), sequences stacked.

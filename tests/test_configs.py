@@ -44,37 +44,34 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert model.config.stride == 4 and datamodule.window.length % model.config.stride == 0
 
 
-class _RisingValLoss:
+def _rising_val_loss_module():
     """A tiny LightningModule whose val/loss rises at every validation: the best checkpoint is the
     first one, the last is the newest."""
+    import lightning.pytorch as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
 
-    @staticmethod
-    def build():
-        import lightning.pytorch as pl
-        import torch
-        from torch.utils.data import DataLoader, TensorDataset
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
 
-        class Module(pl.LightningModule):
-            def __init__(self):
-                super().__init__()
-                self.layer = torch.nn.Linear(2, 1)
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).square().mean()
 
-            def training_step(self, batch, batch_idx):
-                return self.layer(batch[0]).square().mean()
+        def validation_step(self, batch, batch_idx):
+            self.log("val/loss", float(self.global_step))
 
-            def validation_step(self, batch, batch_idx):
-                self.log("val/loss", float(self.global_step))
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
 
-            def configure_optimizers(self):
-                return torch.optim.SGD(self.parameters(), lr=0.1)
+        def train_dataloader(self):
+            return DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4)
 
-            def train_dataloader(self):
-                return DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4)
+        def val_dataloader(self):
+            return DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=4)
 
-            def val_dataloader(self):
-                return DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=4)
-
-        return Module()
+    return Module()
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
@@ -97,7 +94,7 @@ def test_last_checkpoint_is_the_newest_not_the_best(path, monkeypatch, tmp_path)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=6, val_check_interval=2, check_val_every_n_epoch=None,
                          callbacks=callbacks, logger=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, limit_val_batches=1)
-    real_fit(trainer, _RisingValLoss.build())
+    real_fit(trainer, _rising_val_loss_module())
     folder = Path(folders.pop())
     last = torch.load(folder / "last.ckpt", weights_only=False)
     assert last["global_step"] == 6

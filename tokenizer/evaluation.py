@@ -115,7 +115,12 @@ def speed_band_figures(pred: Sequence[torch.Tensor], target: Sequence[torch.Tens
     (0 = the same speed spectrum).
     """
     freqs, p_pred = velocity_psd(pred, fps)
-    _, p_true = velocity_psd(target, fps)
+    return compare_psd(freqs, p_pred, velocity_psd(target, fps)[1], bands)
+
+
+def compare_psd(freqs: np.ndarray, p_pred: np.ndarray, p_true: np.ndarray,
+                bands: Sequence[float] = SPEED_BANDS_HZ) -> dict[str, float]:
+    """:func:`speed_band_figures` of two PSDs already computed by :func:`velocity_psd`."""
     out = {}
     for lo, hi in zip(bands[:-1], bands[1:]):
         sel = (freqs >= lo) & (freqs < hi)
@@ -129,4 +134,4 @@ def speed_band_figures(pred: Sequence[torch.Tensor], target: Sequence[torch.Tens
 
 
 __all__ = ["mpjpe_mm", "root_error_at", "code_histogram", "codebook_usage", "velocity_spectrum_error",
-           "SPEED_BANDS_HZ", "velocity_psd", "speed_band_figures"]
+           "SPEED_BANDS_HZ", "velocity_psd", "speed_band_figures", "compare_psd"]

@@ -61,6 +61,25 @@ def _cache_key(path: str | os.PathLike, kind: str) -> tuple:
     return (kind, str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
+def _load_cached(cls: type, path: str | os.PathLike, cache: bool, kind: str, stage: str) -> nn.Module:
+    """Build ``cls`` from a checkpoint whose hyper-parameters hold the config under ``kind`` and whose
+    state dict holds the module under ``kind + "."`` (the stage's attribute), through the load cache."""
+    key = _cache_key(path, kind) if Path(path).is_file() else None
+    if cache and key in _CACHE:
+        return _CACHE[key]
+    ckpt = read_checkpoint(path)
+    hparams = ckpt.get("hyper_parameters", {})
+    if kind not in hparams:
+        raise InputError(path, f"not a {kind} checkpoint (no '{kind}' hyper-parameters)",
+                         f"pass a checkpoint of tokenizer.lightning.{stage}")
+    module = cls(hparams[kind])
+    module.model.load_state_dict(_sub_state(ckpt["state_dict"], f"{kind}."), strict=True)
+    module.eval()
+    if cache:
+        _CACHE[key] = module
+    return module
+
+
 def _root_velocity(root: torch.Tensor) -> torch.Tensor:
     """``(..., T, 3)`` -> ``v_t = p_{t+1} - p_t``, the last frame repeating the one before (the
     DataModules' convention)."""
@@ -92,20 +111,7 @@ class Tokenizer(nn.Module):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "Tokenizer":
         """Rebuild the tokenizer a ``TokenizerStage`` checkpoint was trained as, weights and codebooks."""
-        key = _cache_key(path, "tokenizer") if Path(path).is_file() else None
-        if cache and key in _CACHE:
-            return _CACHE[key]  # type: ignore[return-value]
-        ckpt = read_checkpoint(path)
-        hparams = ckpt.get("hyper_parameters", {})
-        if "tokenizer" not in hparams:
-            raise InputError(path, "not a motion tokenizer checkpoint (no 'tokenizer' hyper-parameters)",
-                             "pass a checkpoint of tokenizer.lightning.TokenizerStage")
-        tok = cls(hparams["tokenizer"])
-        tok.model.load_state_dict(_sub_state(ckpt["state_dict"], "tokenizer."), strict=True)
-        tok.eval()
-        if cache:
-            _CACHE[key] = tok
-        return tok
+        return _load_cached(cls, path, cache, "tokenizer", "TokenizerStage")  # type: ignore[return-value]
 
     # -- facts ---------------------------------------------------------------------------------------
     @property
@@ -223,20 +229,8 @@ class TranslationTokenizer(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "TranslationTokenizer":
-        key = _cache_key(path, "translation") if Path(path).is_file() else None
-        if cache and key in _CACHE:
-            return _CACHE[key]  # type: ignore[return-value]
-        ckpt = read_checkpoint(path)
-        hparams = ckpt.get("hyper_parameters", {})
-        if "translation" not in hparams:
-            raise InputError(path, "not a translation tokenizer checkpoint (no 'translation' hyper-parameters)",
-                             "pass a checkpoint of tokenizer.lightning.TranslationStage")
-        tok = cls(hparams["translation"])
-        tok.model.load_state_dict(_sub_state(ckpt["state_dict"], "translation."), strict=True)
-        tok.eval()
-        if cache:
-            _CACHE[key] = tok
-        return tok
+        """Rebuild the translation VQ-VAE a ``TranslationStage`` checkpoint was trained as."""
+        return _load_cached(cls, path, cache, "translation", "TranslationStage")  # type: ignore[return-value]
 
     @property
     def frame(self) -> str:
