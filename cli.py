@@ -49,7 +49,7 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from data.motion import load_motion, save_motion
+    from data.formats import load_motion, save_motion
 
     motion = load_motion(args.input)
     print(save_motion(motion, args.out, args.to))
@@ -57,7 +57,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from data.motion import load_motion
+    from data.formats import load_motion
     from data.render import render_video
 
     motions = [load_motion(m) for m in args.motions]

@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig  # noqa: E402
 from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig  # noqa: E402
-from tokenizer.vqvae import coerce_config  # noqa: E402
+from training.config import coerce_config  # noqa: E402
 
 CONFIGS = {
     "solo paper": "configs/solo/tokenizer.yaml",

@@ -43,7 +43,7 @@ class DumpCodebooks(pl.Callback):
 
     def on_fit_end(self, trainer, pl_module) -> None:
         state = {k: v.detach().clone() for k, v in pl_module.state_dict().items() if "_codebook" in k}
-        synced = [p.codebook_synced for p in pl_module.tokenizer.parts.values()]
+        synced = [p.quantizer._codebook.use_ddp for p in pl_module.tokenizer.parts.values()]  # the library's decision
         torch.save({"codebook": state, "synced": synced}, f"{self.folder}/rank{trainer.global_rank}.pt")
 
 

@@ -37,10 +37,11 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.02, help="joint noise std in metres")
     args = parser.parse_args()
 
-    from data.datasets.aistpp import AISTPPDataset
-    from data.motion import Motion, load_motion, save_npz
+    from data.datasets.aistpp import AISTPPReader
+    from data.formats import load_motion
+    from data.motion import Motion, save_npz
 
-    dataset = AISTPPDataset(args.corpus)
+    dataset = AISTPPReader(args.corpus)
     names = dataset.sequences("test")
     gt, noisy, shuffled = (args.work / d for d in ("gt", "noisy", "shuffled"))
     for d in (gt, noisy, shuffled):

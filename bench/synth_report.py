@@ -4,7 +4,7 @@
 
 1. Runs ``python cli.py synth --out DIR --preset P --seed N --quiet`` in a subprocess and reports its
    wall time (the whole CLI: start-up, AIST++, DD100 and DCM) and the corpus sizes it prints.
-2. Readers: :class:`AISTPPDataset` lists the splits; every ``motions/*.pkl`` is loaded with
+2. Readers: :class:`AISTPPReader` lists the splits; every ``motions/*.pkl`` is loaded with
    ``load_aistpp_motion`` (ignored ones included), every wav with soundfile, every sidecar json. Each
    sequence is rebuilt in memory from the plan and the max |FK(pkl) - generator joints| is reported.
 3. Beats: librosa's default beat tracker on every song's wav as written, F-measure at +-70 ms against
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from data.datasets.aistpp import AISTPPDataset, load_aistpp_motion  # noqa: E402
-from data.synth.checks import (LogisticRegression, bas_own_and_control, beat_f_measure,  # noqa: E402
+from data.datasets.aistpp import AISTPPReader, load_aistpp_motion  # noqa: E402
+from metrics.corpus_checks import (LogisticRegression, bas_own_and_control, beat_f_measure,  # noqa: E402
                                librosa_beats, motion_features, music_song_features, MIR_EVAL_MIN_BEAT_TIME,
                                TIMBRE_CHANNELS)
 from data.synth.corpus import build_sequence, build_song, get_preset, plan_corpus  # noqa: E402
@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     # 2. readers and FK ------------------------------------------------------------------------
     section("readers (AIST++ layout) and FK")
     root = out / "aistpp"
-    ds = AISTPPDataset(root)
+    ds = AISTPPReader(root)
     splits = {s: ds.sequences(s) for s in ("train", "val", "test")}
-    print("AISTPPDataset sequences:", {s: len(v) for s, v in splits.items()}, f"all={len(ds)}",
+    print("AISTPPReader sequences:", {s: len(v) for s, v in splits.items()}, f"all={len(ds)}",
           f"ignored={sorted(ds.ignored)}")
     import soundfile as sf
 

@@ -51,7 +51,7 @@ from data.fk import forward_kinematics, to_rotmat  # noqa: E402
 from data.skeleton import get_skeleton  # noqa: E402
 from tokenizer.evaluation import (code_histogram, codebook_usage, compare_psd, mpjpe_mm,  # noqa: E402
                                   velocity_psd, velocity_spectrum_error)
-from tokenizer.geometry import integrate_root_velocity  # noqa: E402
+from data.geometry import integrate_root_velocity  # noqa: E402
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer  # noqa: E402
 
 DRIFT_SECONDS = 10.0

@@ -26,7 +26,7 @@ Motion in a sample (Bailando's root handling, section 1.1 of ``reference/bailand
 * ``root_start`` (3,): the pelvis at the window's first frame;
 * ``rotations`` (T, J, 6): local joint rotations as 6D (first two matrix columns), when kept.
 
-:func:`absolute_joints` inverts this exactly (``root_vel``'s last frame is never used). Keys of
+:func:`data.geometry.absolute_joints` inverts this exactly (``root_vel``'s last frame is never used). Keys of
 each task's sample are listed on :class:`SoloDataset`, :class:`DuetDataset` and
 :class:`CameraDataset`; batches are the same keys with a leading batch axis, ``name`` a list of
 str and ``start`` an int64 tensor.
@@ -49,15 +49,16 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from data import music as music_lib
-from data.errors import InputError
+from data.errors import InputError, is_int
 from data.fk import convert_rotations
+from data.geometry import heading_angle, root_relative, root_velocity, to_heading_frame
 from data.motion import Motion
 from data.skeleton import get_skeleton
 
 if TYPE_CHECKING:  # the readers are imported where used, so importing this module stays light
-    from data.datasets.aistpp import AISTPPDataset
-    from data.datasets.dcm import DCMDataset
-    from data.datasets.dd100 import DD100Dataset
+    from data.datasets.aistpp import AISTPPReader
+    from data.datasets.dcm import DCMReader
+    from data.datasets.dd100 import DD100Reader
 
 EvalMode = Literal["windows", "whole"]
 EVAL_MODES = ("windows", "whole")
@@ -66,11 +67,6 @@ EVAL_MODES = ("windows", "whole")
 # --------------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------------
-def _is_int(value: object) -> bool:
-    # bool is an int subclass: `window: True` in a YAML is a mistake, not a window of 1 frame.
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True)
 class WindowConfig:
     """How sequences are cut into samples."""
@@ -93,9 +89,9 @@ class WindowConfig:
     def __post_init__(self) -> None:
         for name in ("length", "stride", "frame_multiple"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"window {name} must be a positive integer, got {value!r}")
-        if self.eval_stride is not None and (not _is_int(self.eval_stride) or self.eval_stride < 1):
+        if self.eval_stride is not None and (not is_int(self.eval_stride) or self.eval_stride < 1):
             raise ValueError(f"eval_stride must be a positive integer or None, got {self.eval_stride!r}")
         if self.eval_mode not in EVAL_MODES:
             raise ValueError(f"eval_mode must be one of {EVAL_MODES}, got {self.eval_mode!r}")
@@ -153,11 +149,11 @@ class LoaderConfig:
     """Drop the last incomplete training batch."""
 
     def __post_init__(self) -> None:
-        if not _is_int(self.batch_size) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.eval_batch_size is not None and (not _is_int(self.eval_batch_size) or self.eval_batch_size < 1):
+        if self.eval_batch_size is not None and (not is_int(self.eval_batch_size) or self.eval_batch_size < 1):
             raise ValueError(f"eval_batch_size must be a positive integer or None, got {self.eval_batch_size!r}")
-        if not _is_int(self.num_workers) or self.num_workers < 0:
+        if not is_int(self.num_workers) or self.num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
         if not isinstance(self.drop_last, bool):
             raise ValueError(f"drop_last must be true or false, got {self.drop_last!r}")
@@ -171,81 +167,6 @@ class LoaderConfig:
     def persistent_workers(self) -> bool:
         # Re-forking workers every epoch re-copies the preloaded corpus' page tables; keep them.
         return self.num_workers > 0
-
-
-# --------------------------------------------------------------------------------------------------
-# Root handling (torch, so decoders use the same functions as the datasets)
-# --------------------------------------------------------------------------------------------------
-def root_relative(joints: torch.Tensor, root_joint: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(..., T, J, 3)`` absolute joints -> (joints minus the root of the same frame, root ``(..., T, 3)``).
-
-    The root slot of the relative joints is exactly zero.
-    """
-    root = joints[..., root_joint, :]  # (..., T, 3)
-    return joints - root[..., None, :], root.clone()
-
-
-def root_velocity(root: torch.Tensor) -> torch.Tensor:
-    """``(..., T, 3)`` positions -> velocities ``v_t = p_{t+1} - p_t``, the last frame repeating ``v_{T-2}``.
-
-    This is Bailando's ``global_vel`` convention; a single frame has zero velocity.
-    """
-    vel = torch.zeros_like(root)
-    if root.shape[-2] > 1:
-        vel[..., :-1, :] = root[..., 1:, :] - root[..., :-1, :]
-        vel[..., -1, :] = vel[..., -2, :]
-    return vel
-
-
-def integrate_root_velocity(root_vel: torch.Tensor, root_start: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`root_velocity`: ``p_0 = root_start``, ``p_t = p_{t-1} + v_{t-1}``.
-
-    Args:
-        root_vel: ``(..., T, 3)``; the last frame is not used.
-        root_start: ``(..., 3)`` the position at the first frame.
-
-    Returns:
-        ``(..., T, 3)`` positions, in ``root_vel``'s dtype. The sum runs in float64 so a float32
-        window of 240 frames drifts by no more than rounding of the result.
-    """
-    steps = root_vel[..., :-1, :].double()  # (..., T-1, 3)
-    first = torch.zeros(*root_vel.shape[:-2], 1, 3, dtype=torch.float64, device=root_vel.device)
-    offsets = torch.cat([first, torch.cumsum(steps, dim=-2)], dim=-2)  # (..., T, 3)
-    return (offsets + root_start.double()[..., None, :]).to(root_vel.dtype)
-
-
-def absolute_joints(joints: torch.Tensor, root_vel: torch.Tensor, root_start: torch.Tensor) -> torch.Tensor:
-    """Root-relative joints ``(..., T, J, 3)`` + root velocity ``(..., T, 3)`` + start ``(..., 3)``
-    -> absolute joints ``(..., T, J, 3)``: the inverse of what the datasets emit."""
-    root = integrate_root_velocity(root_vel, root_start)  # (..., T, 3)
-    return joints + root[..., None, :]
-
-
-def heading_angle(joints: torch.Tensor, left_hip: int = 1, right_hip: int = 2) -> torch.Tensor:
-    """Yaw of the body's facing direction about +y, radians, from the hips: ``(..., J, 3) -> (...)``.
-
-    Facing is ``(left_hip - right_hip) x up`` on the floor (pasdeux: x to the body's left, y up,
-    z forward), so a body in its rest pose has heading 0 and faces +z. Positions only: it works for
-    every skeleton and does not depend on a rotation convention.
-    """
-    across = joints[..., left_hip, :] - joints[..., right_hip, :]  # (..., 3)
-    # forward = across x (0, 1, 0) = (-a_z, 0, a_x); heading = atan2(forward_x, forward_z)
-    return torch.atan2(-across[..., 2], across[..., 0])
-
-
-def rotate_about_y(vectors: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Rotate ``(..., 3)`` vectors by ``angle`` ``(...)`` radians about +y (right-handed); the two
-    leading shapes broadcast."""
-    c, s = torch.cos(angle), torch.sin(angle)
-    x, y, z = vectors.unbind(-1)
-    x_new, z_new = c * x + s * z, c * z - s * x
-    return torch.stack([x_new, y.expand_as(x_new), z_new], dim=-1)
-
-
-def to_heading_frame(vectors: torch.Tensor, heading: torch.Tensor) -> torch.Tensor:
-    """World ``(..., 3)`` vectors into the frame of a body with yaw ``heading`` ``(...)``: x to its
-    left, y up, z where it faces. Inverse: ``rotate_about_y(local, heading)``."""
-    return rotate_about_y(vectors, -heading)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -414,7 +335,7 @@ class DuetDataset(WindowedDataset[DuetSequence]):
 
     ``follower_root_rel`` (T, 3): follower pelvis minus leader pelvis, world axes;
     ``follower_root_rel_local`` (T, 3): the same vector in the leader's heading frame of that frame
-    (x to the leader's left, y up, z where the leader faces; see :func:`heading_angle`);
+    (x to the leader's left, y up, z where the leader faces; see :func:`data.geometry.heading_angle`);
     ``music`` (T, F); ``name``; ``start``.
     """
 
@@ -491,7 +412,7 @@ def _dancer_arrays(motion: Motion, with_rotations: bool) -> DancerArrays:
     return DancerArrays(joints, rotations)
 
 
-def load_solo_sequences(reader: AISTPPDataset, names: Sequence[str], songs: SongFeatures, fps: float,
+def load_solo_sequences(reader: AISTPPReader, names: Sequence[str], songs: SongFeatures, fps: float,
                         with_rotations: bool = True) -> list[SoloSequence]:
     """Load AIST++-layout sequences, each cropped to the frames its song covers."""
     out = []
@@ -504,7 +425,7 @@ def load_solo_sequences(reader: AISTPPDataset, names: Sequence[str], songs: Song
     return out
 
 
-def load_duet_sequences(reader: DD100Dataset, names: Sequence[str], songs: SongFeatures, fps: float,
+def load_duet_sequences(reader: DD100Reader, names: Sequence[str], songs: SongFeatures, fps: float,
                         with_rotations: bool = True) -> list[DuetSequence]:
     """Load DD100-layout duets (leader and follower cropped to the shorter, then to the song)."""
     out = []
@@ -518,10 +439,10 @@ def load_duet_sequences(reader: DD100Dataset, names: Sequence[str], songs: SongF
     return out
 
 
-def load_camera_sequences(reader: DCMDataset, names: Sequence[str], songs: SongFeatures) -> list[CameraSequence]:
+def load_camera_sequences(reader: DCMReader, names: Sequence[str], songs: SongFeatures) -> list[CameraSequence]:
     """Load DCM-layout pieces, cropped to the shortest of dance, camera and song.
 
-    Joints are read in DCM's own units (not the metres :meth:`DCMDataset.load` gives) so they share
+    Joints are read in DCM's own units (not the metres :meth:`DCMReader.load` gives) so they share
     units and frame with the camera's distance and interest point; ``data.datasets.dcm.dcm_to_metres``
     converts.
     """
@@ -736,9 +657,9 @@ class SoloDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.aistpp import AISTPPDataset
+        from data.datasets.aistpp import AISTPPReader
 
-        return AISTPPDataset(self.root, music_dir=self.music_dir)
+        return AISTPPReader(self.root, music_dir=self.music_dir)
 
     def _names(self, split: str) -> list[str]:
         return self.reader.sequences(split)
@@ -799,9 +720,9 @@ class DuetDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.dd100 import DD100Dataset
+        from data.datasets.dd100 import DD100Reader
 
-        return DD100Dataset(self.root)
+        return DD100Reader(self.root)
 
     def _names(self, split: str) -> list[str]:
         return self.reader.duets(split)
@@ -860,9 +781,9 @@ class CameraDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.dcm import DCMDataset
+        from data.datasets.dcm import DCMReader
 
-        return DCMDataset(self.root)
+        return DCMReader(self.root)
 
     def _names(self, split: str) -> list[str]:
         return self.reader.sequences(split)
@@ -876,8 +797,6 @@ class CameraDataModule(_WindowedDataModule):
 
 __all__ = [
     "WindowConfig", "MusicConfig", "LoaderConfig",
-    "root_relative", "root_velocity", "integrate_root_velocity", "absolute_joints",
-    "heading_angle", "rotate_about_y", "to_heading_frame",
     "window_starts", "build_window_index",
     "DancerArrays", "SoloSequence", "DuetSequence", "CameraSequence",
     "WindowedDataset", "SoloDataset", "DuetDataset", "CameraDataset", "dancer_sample",

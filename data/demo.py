@@ -24,10 +24,10 @@ def _step(n: int, total: int, text: str) -> None:
 
 
 def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
-    from data.datasets.aistpp import AISTPPDataset
-    from data.datasets.dcm import DCMDataset
-    from data.datasets.dd100 import DD100Dataset
-    from data.motion import save_motion
+    from data.datasets.aistpp import AISTPPReader
+    from data.datasets.dcm import DCMReader
+    from data.datasets.dd100 import DD100Reader
+    from data.formats import save_motion
     from data.music import compute_features
     from data.render import render_video
     from data.datasets.dcm import metres_to_dcm
@@ -46,7 +46,7 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
     _step(1, steps, f"synthesised the {preset} corpus under {synth_root} in {sizes['seconds']:.1f} s")
 
     # 2. A held-out solo dance, read back as a user would.
-    aist = AISTPPDataset(synth_root / "aistpp")
+    aist = AISTPPReader(synth_root / "aistpp")
     name = aist.sequences("test")[0]
     motion = aist.load(name)
     song = aist.music_path(name)
@@ -61,7 +61,7 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
                     f"{len(feats.beats)} beats -> {bvh.name}, {npz.name}, {solo_video}")
 
     # 3. A held-out duet, leader and follower together.
-    dd = DD100Dataset(synth_root / "dd100")
+    dd = DD100Reader(synth_root / "dd100")
     duet = dd.duets("test")[0]
     leader, follower = dd.load_pair(duet)
     duet_video = render_video([leader, follower], out / f"duet_{duet}.mp4", music=dd.music_path(duet),
@@ -70,7 +70,7 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
     _step(3, steps, f"duet {duet}: {leader.num_frames} frames at {leader.fps:g} fps -> {duet_video}")
 
     # 4. The camera track of a held-out DCM piece keeps the dancer in view.
-    dcm = DCMDataset(synth_root / "dcm")
+    dcm = DCMReader(synth_root / "dcm")
     piece = dcm.sequences("test")[0]
     dance, camera = dcm.load(piece)
     joints_dcm = metres_to_dcm(dance.joints)  # (T, 60, 3) in the camera's units

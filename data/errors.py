@@ -3,11 +3,16 @@
 Every problem with a file the user handed us (unreadable audio, a pickle that wants to run code, an
 array of the wrong shape, NaN in a motion) becomes an :class:`InputError` naming the file, what is
 wrong and how to fix it. ``cli.py`` prints it as one line and exits with status 2.
+
+The value checks (:func:`is_int`, :func:`is_positive_int`, :func:`is_non_negative`) are what config
+dataclasses' ``__post_init__`` use to reject nonsense before it reaches a model.
 """
 
 from __future__ import annotations
 
+import math
 from os import PathLike
+from typing import Any
 
 
 class InputError(ValueError):
@@ -37,10 +42,15 @@ def check_finite(array, path, what: str = "array") -> None:
         )
 
 
-def check_shape(array, expected: tuple, path, what: str = "array") -> None:
-    """Check ``array.shape`` against ``expected``, where ``None`` matches any size."""
-    shape = tuple(getattr(array, "shape", ()))
-    ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
-    if not ok:
-        want = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
-        raise InputError(path, f"{what} has shape {shape}, expected {want}", "check the file's format")
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool (YAML's ``true`` is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_positive_int(value: Any) -> bool:
+    return is_int(value) and value > 0
+
+
+def is_non_negative(value: Any) -> bool:
+    """A finite number >= 0 (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0

@@ -1,21 +1,12 @@
-"""The in-memory motion every stage passes around, and reading/writing it in every supported format.
+"""The in-memory motion every stage passes around, and pasdeux's own npz file of it.
 
 A :class:`Motion` is one dancer: joint world positions ``(T, J, 3)`` plus, when known, the SMPL-style
 parameters that produced them (local axis-angle rotations ``(T, J, 3)`` and root translation
 ``(T, 3)``). Position-only motions (DCM's MMD bones, a positions-only generator) have no rotations and
 cannot be exported to rotation formats (BVH, AIST++ pkl).
 
-Formats, picked by extension on read and by name on write:
-
-==========  ================  =====================================================================
-name        extension         what
-==========  ================  =====================================================================
-``npz``     ``.npz``          pasdeux's own: joints, rotations, root, fps, skeleton, music
-``aistpp``  ``.pkl``          AIST++ ``motions/*.pkl`` (smpl_poses, smpl_trans, smpl_scaling)
-``dd100``   ``.npy``          DD100 SMPL-X dict (read only)
-``dcm``     ``.json``         DCM 60-bone global transforms, positions only (read only)
-``bvh``     ``.bvh``          BVH on the SMPL / SMPL-X skeleton (Blender, MotionBuilder, any parser)
-==========  ================  =====================================================================
+Reading and writing every other format (AIST++ pkl, DD100 npy, DCM json, BVH) is
+:mod:`data.formats`, above the readers; this module imports none of them.
 """
 
 from __future__ import annotations
@@ -27,12 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import InputError, check_finite
+from data.fk import forward_kinematics_np
 from data.io import load_npz, save_npz_atomic
 from data.skeleton import get_skeleton
 
 NPZ_FORMAT_VERSION = 1
-MOTION_FORMATS = ("npz", "aistpp", "bvh")
-_SUFFIX = {"npz": ".npz", "aistpp": ".pkl", "bvh": ".bvh"}
 
 
 @dataclass
@@ -78,8 +68,6 @@ class Motion:
     def from_smpl(cls, skeleton: str, rotations: np.ndarray, root: np.ndarray, fps: float,
                   **kwargs) -> "Motion":
         """Build a motion from SMPL parameters, computing joints with the built-in FK."""
-        from data.fk import forward_kinematics_np
-
         rotations = np.asarray(rotations, dtype=np.float64)
         joints = forward_kinematics_np(get_skeleton(skeleton), rotations, root)
         return cls(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root, **kwargs)
@@ -163,59 +151,3 @@ def load_npz_motion(path: str | os.PathLike) -> Motion:
     return Motion(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root,
                   music=str(z.get("music", "")), name=str(z.get("name", Path(path).stem)),
                   extras=extras)
-
-
-# --------------------------------------------------------------------------------------------------
-# Any format
-# --------------------------------------------------------------------------------------------------
-def load_motion(path: str | os.PathLike) -> Motion:
-    """Read a motion file, the format chosen by extension (.npz, .pkl, .npy, .bvh)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "file not found", "check the path")
-    suffix = p.suffix.lower()
-    if suffix == ".npz":
-        return load_npz_motion(p)
-    if suffix == ".pkl":
-        from data.datasets.aistpp import load_aistpp_motion
-
-        return load_aistpp_motion(p)
-    if suffix == ".npy":
-        from data.datasets.dd100 import load_dd100_motion
-
-        return load_dd100_motion(p)
-    if suffix == ".bvh":
-        from data.bvh import load_bvh
-
-        return load_bvh(p)
-    if suffix == ".json":
-        from data.datasets.dcm import load_dcm_motion
-
-        return load_dcm_motion(p)
-    raise InputError(p, f"unknown motion format '{suffix}'",
-                     "give a .npz (pasdeux), .pkl (AIST++), .npy (DD100), .json (DCM) or .bvh file")
-
-
-def save_motion(motion: Motion, path: str | os.PathLike, fmt: str | None = None) -> Path:
-    """Write ``motion`` in format ``fmt`` (or the one the extension names), atomically."""
-    p = Path(path)
-    if fmt is None:
-        by_suffix = {v: k for k, v in _SUFFIX.items()}
-        fmt = by_suffix.get(p.suffix.lower())
-        if fmt is None:
-            raise InputError(p, f"cannot tell the output format from '{p.suffix}'",
-                             f"use one of {', '.join(_SUFFIX.values())} or pass the format")
-    if fmt not in MOTION_FORMATS:
-        raise InputError(p, f"unknown output format {fmt!r}", f"use one of {', '.join(MOTION_FORMATS)}")
-    if fmt != "npz" and not motion.has_rotations:
-        raise InputError(motion.name or None, f"positions-only motion cannot be written as {fmt}",
-                         "it needs joint rotations; write npz instead")
-    if fmt == "npz":
-        return save_npz(motion, p)
-    if fmt == "aistpp":
-        from data.datasets.aistpp import save_aistpp_pkl
-
-        return save_aistpp_pkl(motion, p)
-    from data.bvh import save_bvh
-
-    return save_bvh(motion, p)

@@ -135,3 +135,26 @@ def merge_parts(pieces: dict, parts: dict[str, tuple[int, ...]], num_joints: int
     if covered != set(range(num_joints)):
         raise ValueError(f"parts cover joints {sorted(covered)}, not all {num_joints}")
     return out
+
+
+# Duolando's 24-joint reduction of SMPL-X: body joints 0..21 plus each hand as the mean of the
+# five finger bases (index1, middle1, pinky1, ring1, thumb1).
+SMPLX_LEFT_FINGER_BASES = (25, 28, 31, 34, 37)
+SMPLX_RIGHT_FINGER_BASES = (40, 43, 46, 49, 52)
+
+
+def to_smpl24(joints: np.ndarray, skeleton: str) -> np.ndarray:
+    """Joints of an ``smpl24`` or ``smplx55`` motion as the 24 SMPL joints (what the motion features,
+    the body capsules and Duolando's metrics expect).
+
+    SMPL-X is reduced as Duolando does: body joints 0..21, then the left / right "hand" as the mean
+    of the five finger-base joints of that hand.
+    """
+    x = np.asarray(joints, dtype=np.float64)
+    if skeleton == "smpl24":
+        return x
+    if skeleton == "smplx55":
+        left = x[..., list(SMPLX_LEFT_FINGER_BASES), :].mean(axis=-2, keepdims=True)  # (T, 1, 3)
+        right = x[..., list(SMPLX_RIGHT_FINGER_BASES), :].mean(axis=-2, keepdims=True)
+        return np.concatenate([x[..., :22, :], left, right], axis=-2)  # (T, 24, 3)
+    raise ValueError(f"no SMPL joints in skeleton {skeleton!r}: give smpl24 or smplx55 joints")

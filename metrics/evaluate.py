@@ -31,7 +31,7 @@ name                 task    what
 Inputs
 ------
 * **solo**: a folder of motion files (pasdeux ``.npz``, AIST++ ``.pkl``, DD100 ``.npy``, ``.bvh``;
-  read by :func:`data.motion.load_motion`), ``smpl24`` or ``smplx55``; or an AIST++ root (``motions/``,
+  read by :func:`data.formats.load_motion`), ``smpl24`` or ``smplx55``; or an AIST++ root (``motions/``,
   ``splits/``, ``ignore_list.txt``): as ``--pred`` its test split (crossmodal test + val, Bailando's
   40), as ``--gt`` the protocol's reference set (all non-ignored sequences, or the test split).
 * **duet**: a folder of pairs ``<name>_00.<ext>`` (follower) and ``<name>_01.<ext>`` (leader), DD100's
@@ -299,13 +299,13 @@ def _motion_files(folder: Path) -> list[Path]:
 
 def solo_items(folder: Path, split: str) -> tuple[list[Item], str]:
     """Solo sequences of a folder or AIST++ root; ``split`` is ``test`` or ``all`` for dataset roots."""
-    from data.motion import load_motion
+    from data.formats import load_motion
 
     folder = _require_dir(folder, "motion")
     if _is_aistpp_root(folder):
-        from data.datasets.aistpp import AISTPPDataset
+        from data.datasets.aistpp import AISTPPReader
 
-        ds = AISTPPDataset(folder)
+        ds = AISTPPReader(folder)
         names = ds.sequences("all") if split == "all" else ds.sequences("test") + ds.sequences("val")
         items = []
         for n in names:
@@ -323,13 +323,13 @@ def solo_items(folder: Path, split: str) -> tuple[list[Item], str]:
 
 def duet_items(folder: Path, split: str) -> tuple[list[Item], str]:
     """Duets (follower ``_00`` + leader ``_01``) of a folder or DD100 root."""
-    from data.motion import load_motion
+    from data.formats import load_motion
 
     folder = _require_dir(folder, "duet")
     if _is_dd100_root(folder):
-        from data.datasets.dd100 import DD100Dataset
+        from data.datasets.dd100 import DD100Reader
 
-        ds = DD100Dataset(folder)
+        ds = DD100Reader(folder)
         items = []
         for n in ds.duets(split):
             music = []
@@ -446,9 +446,9 @@ def camera_items(folder: Path, split: str) -> tuple[list[Item], str]:
     """Camera sequences of a folder (npz / DCM c*.json) or a DCM root."""
     folder = _require_dir(folder, "camera")
     if _is_dcm_root(folder):
-        from data.datasets.dcm import DCMDataset
+        from data.datasets.dcm import DCMReader
 
-        ds = DCMDataset(folder)
+        ds = DCMReader(folder)
         items = []
         for pid in ds.sequences(split):
             def load(pid=pid):
@@ -547,7 +547,7 @@ def _music_names(item: Item, music: str) -> tuple[list[str], list[Path]]:
 # Solo
 # --------------------------------------------------------------------------------------------------
 def _solo_joints(motion, path_for_errors) -> np.ndarray:
-    from metrics.features import to_smpl24
+    from data.skeleton import to_smpl24
 
     try:
         return to_smpl24(motion.joints, motion.skeleton)
@@ -733,7 +733,8 @@ def evaluate_solo(pred_dir: Path, gt_dir: Path, protocol: Protocol, cache: Featu
 
 def _duet_compute(item: Item, pair, protocol: Protocol, role: str, body_model) -> dict[str, np.ndarray]:
     from metrics.beat import bailando_motion_beats, fact_motion_beats, pfc_sequence
-    from metrics.duet import (beat_echo_degree, capsule_contact, cross_distance_features, mesh_contact,
+    from data.contact import capsule_contact
+    from metrics.duet import (beat_echo_degree, cross_distance_features, mesh_contact,
                               body_vertices, slip_frames_corrected, slip_frames_reference)
     from metrics.features import geometric_features, kinetic_features, resample, zero_start
 

@@ -53,7 +53,7 @@ joints by some pipelines), so values agree with it to float32 precision (~1e-7 r
 and window arithmetic is the same, term for term (``tests/metrics/test_features.py`` checks the
 vectorised code against the per-frame loop of ``bench/bench_metrics.py``).
 
-Helpers: :func:`to_smpl24` (Duolando's 24-joint reduction of SMPL-X), :func:`zero_start`,
+Helpers: :func:`data.skeleton.to_smpl24` (Duolando's 24-joint reduction of SMPL-X), :func:`zero_start`,
 :func:`resample` (linear, to compare 30 and 60 fps data on one clock).
 """
 
@@ -63,6 +63,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from data.skeleton import get_skeleton
 
 REFERENCE_KINETIC_FRAME_TIME = 1.0 / 60.0
 """The frame time the reference kinetic features hard-code (``KineticFeatures(frame_time=1/60)``)."""
@@ -76,31 +78,11 @@ PELVIS, L_HIP, R_HIP, SPINE1, L_KNEE, R_KNEE, SPINE2, L_ANKLE, R_ANKLE, SPINE3 =
 L_FOOT, R_FOOT, NECK, L_COLLAR, R_COLLAR, HEAD, L_SHOULDER, R_SHOULDER = range(10, 18)
 L_ELBOW, R_ELBOW, L_WRIST, R_WRIST, L_HAND, R_HAND = range(18, 24)
 
-# Duolando's 24-joint reduction of SMPL-X: body joints 0..21 plus each hand as the mean of the
-# five finger bases (index1, middle1, pinky1, ring1, thumb1).
-SMPLX_LEFT_FINGER_BASES = (25, 28, 31, 34, 37)
-SMPLX_RIGHT_FINGER_BASES = (40, 43, 46, 49, 52)
 
 
 # --------------------------------------------------------------------------------------------------
 # Preprocessing helpers
 # --------------------------------------------------------------------------------------------------
-def to_smpl24(joints: np.ndarray, skeleton: str) -> np.ndarray:
-    """Joints of an ``smpl24`` or ``smplx55`` motion as the 24 SMPL joints the features expect.
-
-    SMPL-X is reduced as Duolando does: body joints 0..21, then the left / right "hand" as the mean
-    of the five finger-base joints of that hand.
-    """
-    x = np.asarray(joints, dtype=np.float64)
-    if skeleton == "smpl24":
-        return x
-    if skeleton == "smplx55":
-        left = x[..., list(SMPLX_LEFT_FINGER_BASES), :].mean(axis=-2, keepdims=True)  # (T, 1, 3)
-        right = x[..., list(SMPLX_RIGHT_FINGER_BASES), :].mean(axis=-2, keepdims=True)
-        return np.concatenate([x[..., :22, :], left, right], axis=-2)  # (T, 24, 3)
-    raise ValueError(f"kinetic/geometric features need SMPL joints (smpl24 or smplx55), got {skeleton!r}")
-
-
 def zero_start(joints: np.ndarray) -> np.ndarray:
     """Translate every frame so the first frame's root (joint 0) sits at the origin ("zero start")."""
     x = np.asarray(joints, dtype=np.float64)
@@ -312,8 +294,6 @@ def template_body_scales() -> dict[str, float]:
     These are the reference's constants: pasdeux's ``smpl24`` rest skeleton holds the same SMPL
     template joints the reference hard-codes (0.25684, 0.39085, 0.11925 m).
     """
-    from data.skeleton import get_skeleton
-
     rest = get_skeleton("smpl24").rest_joints()
     return _body_scales(rest[None])
 
@@ -347,7 +327,7 @@ def geometric_features(joints: np.ndarray, fps: float = 60.0, *, legacy: bool = 
     """The 32 geometric features ``(32,)`` of one sequence ``joints`` (T, 24, 3), each in [0, 1].
 
     Args:
-        joints: (T, 24, 3) SMPL joint positions, metres, y up (see :func:`to_smpl24`).
+        joints: (T, 24, 3) SMPL joint positions, metres, y up (see :func:`data.skeleton.to_smpl24`).
         fps: the motion's frame rate (used by the corrected velocity relations).
         legacy: ``True`` keeps the three reference quirks, ``False`` fixes them; ignored when
             ``variant`` is given.

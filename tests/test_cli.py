@@ -33,7 +33,8 @@ def test_fit_help_comes_from_lightning():
 
 
 def test_convert_npz_round_trip_and_missing_input(tmp_path):
-    from data.motion import Motion, load_motion, save_npz
+    from data.formats import load_motion
+    from data.motion import Motion, save_npz
 
     rng = np.random.default_rng(0)
     m = Motion.from_smpl("smpl24", rng.normal(scale=0.3, size=(5, 24, 3)), np.zeros((5, 3)), 60.0)

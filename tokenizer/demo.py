@@ -88,11 +88,11 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
     """Train the quick tokenizers (unless ``fit`` is false and checkpoints exist) and render the videos."""
     import torch
 
-    from data.datasets.aistpp import AISTPPDataset
-    from data.datasets.dd100 import DD100Dataset
+    from data.datasets.aistpp import AISTPPReader
+    from data.datasets.dd100 import DD100Reader
     from data.motion import Motion
     from data.render import render_video
-    from tokenizer.geometry import heading_angle, to_heading_frame
+    from data.geometry import heading_angle, to_heading_frame
     from tokenizer.pretrained import Tokenizer, TranslationTokenizer
     from tokenizer.translation import follower_root
 
@@ -117,7 +117,7 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
 
     # Solo: source next to its reconstruction from tokens.
     solo = Tokenizer.from_checkpoint(ckpts["solo_tokenizer"])
-    aist = AISTPPDataset(corpus / "aistpp")
+    aist = AISTPPReader(corpus / "aistpp")
     name = aist.sequences("test")[0]
     source = _clip(aist.load(name))
     rec = solo.reconstruct(source)
@@ -129,7 +129,7 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
     # Duet: the follower's reconstruction, and the follower rebuilt from pose + translation tokens.
     duet = Tokenizer.from_checkpoint(ckpts["duet_tokenizer"])
     trans = TranslationTokenizer.from_checkpoint(ckpts["duet_translation"])
-    dd = DD100Dataset(corpus / "dd100")
+    dd = DD100Reader(corpus / "dd100")
     pair = dd.duets("test")[0]
     leader, follower = (_clip(m) for m in dd.load_pair(pair))
     rec_f = duet.reconstruct(follower)

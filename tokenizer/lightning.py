@@ -5,102 +5,53 @@ modules of :mod:`tokenizer.motion` / :mod:`tokenizer.translation`.
 Train with ``python cli.py fit --config configs/quick/solo_tokenizer.yaml`` (YAML ``model:
 class_path: tokenizer.lightning.TokenizerStage``). What the stages add to the modules:
 
-* codebook sync under DDP: :meth:`configure_model` (run by Lightning after the process group exists)
-  switches every quantiser's all-reduce on exactly when the world size is > 1;
-* checkpoints hold the whole codebook state (EMA buffers are module buffers) plus the torch RNG state,
-  which k-means init and dead-code re-seeding draw from, so a resumed run continues exactly;
+* codebook sync under DDP: the plain module is built in :meth:`configure_model`, which Lightning runs
+  after the process group exists (and on ``load_from_checkpoint``), so vector-quantize-pytorch turns
+  its all-reduce on exactly when the world size is > 1;
+* checkpoints hold the whole codebook state (EMA buffers are module buffers) plus the torch RNG state
+  (:class:`training.stage.Stage`), which k-means init and dead-code re-seeding draw from, so a
+  resumed run continues exactly;
 * hyper-parameters are saved as plain dicts, so :mod:`tokenizer.pretrained` reads a checkpoint with
   ``torch.load(weights_only=True)`` and rebuilds the tokenizer without Lightning;
-* one shared :meth:`_step` for train / val / test logs ``{stage}/...``: every loss term, MPJPE (mm)
-  overall and per part, the root error at the window's end (m, integrated from the same start), and
-  per part the code perplexity: per batch in training (with the codes it used), over the whole
-  split on val/test, with the number of codes the split never uses (dead codes).
+* one shared step for train / val / test logs ``{stage}/...``: every loss term, MPJPE (mm) overall
+  and per part, the root error at the window's end (m, integrated from the same start), and per part
+  the code perplexity: per batch in training (with the codes it used), over the whole split on
+  val/test, with the number of codes the split never uses (dead codes).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict
 
-import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from data.geometry import integrate_root_velocity, turn_dancer
 from tokenizer.evaluation import code_histogram, codebook_usage, mpjpe_mm, root_error_at
-from tokenizer.geometry import integrate_root_velocity, turn_dancer
 from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
 from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
-from tokenizer.vqvae import coerce_config, world_size
-
-Stage = Literal["train", "val", "test"]
-RNG_KEY = "pasdeux_rng"
-
-
-@dataclass
-class OptimizerConfig:
-    """Optimiser and learning-rate schedule. Defaults: Bailando's VQ-VAE (Adam 3e-5, betas (0.5, 0.999),
-    x0.1 at epochs 100 and 200)."""
-
-    name: Literal["adam", "adamw"] = "adam"
-    """``adam`` or ``adamw`` (decoupled weight decay)."""
-    lr: float = 3e-5
-    """Peak learning rate."""
-    betas: tuple[float, float] = (0.5, 0.999)
-    """Adam betas."""
-    weight_decay: float = 0.0
-    """Weight decay (L2 for adam, decoupled for adamw)."""
-    scheduler: Literal["none", "multistep", "cosine"] = "multistep"
-    """``multistep``: x gamma at each milestone epoch; ``cosine``: cosine decay to
-    ``min_lr_ratio`` x lr over the run's optimiser steps; ``none``: constant (after warm-up)."""
-    milestones: list[int] = field(default_factory=lambda: [100, 200])
-    """Epochs at which ``multistep`` multiplies the rate by ``gamma``."""
-    gamma: float = 0.1
-    """``multistep`` factor."""
-    warmup_steps: int = 0
-    """Linear warm-up from 0 over this many optimiser steps (any scheduler)."""
-    min_lr_ratio: float = 0.0
-    """``cosine``: final rate as a fraction of ``lr``."""
-
-    def __post_init__(self) -> None:
-        if self.name not in ("adam", "adamw"):
-            raise ValueError(f"optimizer name must be adam or adamw, got {self.name!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        self.betas = tuple(self.betas)  # YAML gives a list
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.scheduler not in ("none", "multistep", "cosine"):
-            raise ValueError(f"scheduler must be none, multistep or cosine, got {self.scheduler!r}")
-        self.milestones = [int(m) for m in self.milestones]
-        if self.milestones != sorted(self.milestones) or any(m < 1 for m in self.milestones):
-            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
-        if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
-        if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
-            raise ValueError(f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0 or self.weight_decay < 0:
-            raise ValueError("min_lr_ratio must be in [0, 1] and weight_decay >= 0")
+from training.dist import world_size
+from training.config import coerce_config
+from training.optim import OptimizerConfig
+from training.stage import Stage, StageName
 
 
-def _plain(config: Any) -> dict:
-    """A config dataclass as plain dicts/lists/tuples of numbers and strings (``weights_only``-safe)."""
-    return asdict(config)
-
-
-class _CodebookStage(pl.LightningModule):
-    """What both tokenizer stages share: codebook sync, optimiser, RNG in checkpoints, code usage."""
+class _CodebookStage(Stage):
+    """What both tokenizer stages share: the module built in ``configure_model``, code usage logging."""
 
     def __init__(self, optimizer: OptimizerConfig | dict | None) -> None:
-        super().__init__()
-        self.optim_config = coerce_config(OptimizerConfig, optimizer)
+        super().__init__(optimizer)
         self._histograms: dict[str, torch.Tensor] = {}
 
     # -- what a subclass provides ---------------------------------------------------------------------
     @property
     def vq(self) -> nn.Module:
-        """The plain module with ``set_codebook_sync``, ``codebook_size``."""
+        """The plain module (with ``codebook_size``); built by :meth:`configure_model`."""
+        raise NotImplementedError
+
+    def build(self) -> None:
+        """Build the plain module (its quantisers ask torch.distributed whether to sync)."""
         raise NotImplementedError
 
     def _forward(self, batch: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
@@ -110,11 +61,12 @@ class _CodebookStage(pl.LightningModule):
 
     # -- Lightning hooks ------------------------------------------------------------------------------
     def configure_model(self) -> None:
-        # Lightning calls this after the strategy has set up the process group: the one moment the
-        # world size is known and the optimiser is not built yet.
-        self.vq.set_codebook_sync(world_size() > 1)
+        # Lightning calls this after the strategy has set up the process group and before the
+        # optimiser is built; it may call it again (fit, then test): build once.
+        if self.vq is None:
+            self.build()
 
-    def _step(self, batch: dict, stage: Stage) -> torch.Tensor:
+    def shared_step(self, batch: dict, stage: StageName) -> torch.Tensor:
         indices, losses, metrics, n = self._forward(batch)
         sync = stage != "train"  # val/test figures are averaged over ranks; training logs stay local
         self.log(f"{stage}/loss", losses["loss"], prog_bar=True, batch_size=n, sync_dist=sync)
@@ -135,15 +87,6 @@ class _CodebookStage(pl.LightningModule):
                 self._histograms[name] = hist if name not in self._histograms else self._histograms[name] + hist
         return losses["loss"]
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
     def on_validation_epoch_start(self) -> None:
         self._histograms = {}
 
@@ -156,49 +99,13 @@ class _CodebookStage(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_usage("test")
 
-    def _log_usage(self, stage: Stage) -> None:
+    def _log_usage(self, stage: StageName) -> None:
         for name, hist in self._histograms.items():
             hist = self.trainer.strategy.reduce(hist, reduce_op="sum") if world_size() > 1 else hist
             usage = codebook_usage(hist)
             self.log(f"{stage}/{name}/perplexity", usage["perplexity"], sync_dist=False)
             self.log(f"{stage}/{name}/unused_codes", usage["dead"], sync_dist=False)
         self._histograms = {}
-
-    def configure_optimizers(self):
-        c = self.optim_config
-        opt_cls = torch.optim.AdamW if c.name == "adamw" else torch.optim.Adam
-        optimizer = opt_cls(self.parameters(), lr=c.lr, betas=c.betas, weight_decay=c.weight_decay)
-        total = max(1, int(self.trainer.estimated_stepping_batches)) if c.scheduler == "cosine" else 1
-
-        # One LambdaLR stepped per optimiser step: two LambdaLRs on one optimiser would overwrite each
-        # other. Milestones are epochs (Bailando's), read from the live epoch counter.
-        def factor(step: int) -> float:
-            warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps > 0 else 1.0
-            if c.scheduler == "multistep":
-                return warm * c.gamma ** bisect.bisect_right(c.milestones, self.current_epoch)
-            if c.scheduler == "cosine":
-                progress = min(1.0, max(0, step - c.warmup_steps) / max(1, total - c.warmup_steps))
-                return warm * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-            return warm
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # k-means init and dead-code re-seeding draw from torch's global RNG: keep its state so a
-        # resumed run re-seeds the same codes as the uninterrupted one.
-        state = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        checkpoint[RNG_KEY] = state
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get(RNG_KEY)
-        if state is None or self._trainer is None:  # inference loads leave the caller's RNG alone
-            return
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,13 +147,16 @@ class TokenizerStage(_CodebookStage):
                                                       and 0.0 <= yaw_augmentation <= 180.0):
             raise ValueError(f"yaw_augmentation must be in [0, 180] degrees, got {yaw_augmentation!r}")
         self.yaw_augmentation = float(yaw_augmentation)
-        self.save_hyperparameters({"tokenizer": _plain(self.config), "optimizer": _plain(self.optim_config),
+        self.save_hyperparameters({"tokenizer": asdict(self.config), "optimizer": asdict(self.optim_config),
                                    "yaw_augmentation": self.yaw_augmentation})
-        self.tokenizer = MotionTokenizer(self.config)
+        self.tokenizer: MotionTokenizer | None = None  # built in configure_model
 
     @property
-    def vq(self) -> MotionTokenizer:
+    def vq(self) -> MotionTokenizer | None:
         return self.tokenizer
+
+    def build(self) -> None:
+        self.tokenizer = MotionTokenizer(self.config)
 
     def _forward(self, batch: dict):
         d = _dancer_batches(batch)
@@ -289,12 +199,15 @@ class TranslationStage(_CodebookStage):
     def __init__(self, translation: TranslationConfig | None = None, optimizer: OptimizerConfig | None = None) -> None:
         super().__init__(optimizer)
         self.config = coerce_config(TranslationConfig, translation)
-        self.save_hyperparameters({"translation": _plain(self.config), "optimizer": _plain(self.optim_config)})
-        self.translation = RelativeTranslationVQVAE(self.config)
+        self.save_hyperparameters({"translation": asdict(self.config), "optimizer": asdict(self.optim_config)})
+        self.translation: RelativeTranslationVQVAE | None = None  # built in configure_model
 
     @property
-    def vq(self) -> RelativeTranslationVQVAE:
+    def vq(self) -> RelativeTranslationVQVAE | None:
         return self.translation
+
+    def build(self) -> None:
+        self.translation = RelativeTranslationVQVAE(self.config)
 
     def _forward(self, batch: dict):
         key = self.config.batch_key
@@ -314,4 +227,4 @@ class TranslationStage(_CodebookStage):
                 "start": batch.get("start")}
 
 
-__all__ = ["OptimizerConfig", "TokenizerStage", "TranslationStage"]
+__all__ = ["TokenizerStage", "TranslationStage"]

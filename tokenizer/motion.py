@@ -43,8 +43,9 @@ from torch import nn
 from data.fk import from_rotmat, to_rotmat
 from data.skeleton import PART_SETS as SKELETON_PART_SETS
 from data.skeleton import get_skeleton, merge_parts
-from tokenizer.geometry import integrate_root_velocity
-from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig, coerce_config
+from data.geometry import integrate_root_velocity
+from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig
+from training.config import coerce_config
 
 PartSetName = Literal["solo", "duet"]
 
@@ -147,8 +148,7 @@ class MotionTokenizer(nn.Module):
 
     Args:
         config: the part set and the shared part sizes.
-        sync_codebook: see :class:`PartVQVAE` (``None``: on exactly when a process group with world
-            size > 1 exists now).
+        sync_codebook: see :class:`~tokenizer.vqvae.PartVQVAE` (``None``: the library decides now).
     """
 
     def __init__(self, config: MotionTokenizerConfig, sync_codebook: bool | None = None) -> None:
@@ -179,10 +179,6 @@ class MotionTokenizer(nn.Module):
     @property
     def codebook_size(self) -> int:
         return self.config.part.codebook_size
-
-    def set_codebook_sync(self, sync: bool) -> bool:
-        """Switch every part's codebook synchronisation (see :meth:`PartVQVAE.set_codebook_sync`)."""
-        return any([p.set_codebook_sync(sync) for p in self.parts.values()])
 
     # -- layout --------------------------------------------------------------------------------------
     def _check_joints(self, joints: torch.Tensor) -> None:

@@ -11,13 +11,13 @@ YAML::
     out = tok.decode(idx)                 # joints (T, J, 3), rotations (T, J, 3) axis-angle, root (T, 3)
     rec = tok.reconstruct(motion)         # a data.motion.Motion, same start and length as the input
 
-Loads are cached per (path, size, modification time): a second ``from_checkpoint`` of an unchanged
-file returns the same (eval-mode, read-only by convention) instance.
+Every ``from_checkpoint`` returns a new module (moving one to a GPU or into training mode changes
+no other caller's); the file is read once per (path, size, modification time)
+(:func:`training.checkpoint.stage_state`).
 """
 
 from __future__ import annotations
 
-import collections
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,67 +27,19 @@ import torch
 from torch import nn
 
 from data.errors import InputError
+from data.geometry import root_velocity
 from data.motion import Motion
 from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
 from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
-from tokenizer.vqvae import coerce_config
+from training.checkpoint import stage_state
+from training.config import coerce_config
 
-_CACHE: dict[tuple, nn.Module] = {}
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` on CPU, with a one-line error for a missing or foreign file.
-
-    Lightning stores a MultiStepLR's milestones as a ``collections.Counter``; that (a dict) is the one
-    class beyond tensors and containers the loader is allowed to build.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "checkpoint not found", "pass the .ckpt written by `cli.py fit`")
-    try:
-        with torch.serialization.safe_globals([collections.Counter]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise InputError(path, f"not a loadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
-                         "pass a checkpoint written by `cli.py fit` for a tokenizer stage") from None
-
-
-def _sub_state(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
-
-def _cache_key(path: str | os.PathLike, kind: str) -> tuple:
-    st = Path(path).resolve().stat()
-    return (kind, str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-def _load_cached(cls: type, path: str | os.PathLike, cache: bool, kind: str, stage: str) -> nn.Module:
-    """Build ``cls`` from a checkpoint whose hyper-parameters hold the config under ``kind`` and whose
-    state dict holds the module under ``kind + "."`` (the stage's attribute), through the load cache."""
-    key = _cache_key(path, kind) if Path(path).is_file() else None
-    if cache and key in _CACHE:
-        return _CACHE[key]
-    ckpt = read_checkpoint(path)
-    hparams = ckpt.get("hyper_parameters", {})
-    if kind not in hparams:
-        raise InputError(path, f"not a {kind} checkpoint (no '{kind}' hyper-parameters)",
-                         f"pass a checkpoint of tokenizer.lightning.{stage}")
-    module = cls(hparams[kind])
-    module.model.load_state_dict(_sub_state(ckpt["state_dict"], f"{kind}."), strict=True)
-    module.eval()
-    if cache:
-        _CACHE[key] = module
-    return module
-
-
-def _root_velocity(root: torch.Tensor) -> torch.Tensor:
-    """``(..., T, 3)`` -> ``v_t = p_{t+1} - p_t``, the last frame repeating the one before (the
-    DataModules' convention)."""
-    vel = torch.zeros_like(root)
-    if root.shape[-2] > 1:
-        vel[..., :-1, :] = root[..., 1:, :] - root[..., :-1, :]
-        vel[..., -1, :] = vel[..., -2, :]
-    return vel
+def _load(cls: type, path: str | os.PathLike, cache: bool, kind: str, stage: str) -> nn.Module:
+    """A new ``cls`` (eval mode) built from the config and weights a ``stage`` checkpoint holds under ``kind``."""
+    config, state = stage_state(path, kind, f"tokenizer.lightning.{stage}", cache=cache)
+    module = cls(dict(config))
+    module.model.load_state_dict(state, strict=True)
+    return module.eval()
 
 
 def _to_tensor(x: Any) -> torch.Tensor:
@@ -111,7 +63,7 @@ class Tokenizer(nn.Module):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "Tokenizer":
         """Rebuild the tokenizer a ``TokenizerStage`` checkpoint was trained as, weights and codebooks."""
-        return _load_cached(cls, path, cache, "tokenizer", "TokenizerStage")  # type: ignore[return-value]
+        return _load(cls, path, cache, "tokenizer", "TokenizerStage")  # type: ignore[return-value]
 
     # -- facts ---------------------------------------------------------------------------------------
     @property
@@ -152,7 +104,7 @@ class Tokenizer(nn.Module):
         """
         joints, batched = self._joints(motion)
         if root_vel is None:
-            root_vel = _root_velocity(joints[..., 0, :])
+            root_vel = root_velocity(joints[..., 0, :])
         else:
             root_vel = _to_tensor(root_vel).float().reshape(joints.shape[0], joints.shape[1], 3)
         idx = self.model.encode(joints - joints[..., :1, :], root_vel)  # pelvis-relative, pelvis slot exactly 0
@@ -230,7 +182,7 @@ class TranslationTokenizer(nn.Module):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, cache: bool = True) -> "TranslationTokenizer":
         """Rebuild the translation VQ-VAE a ``TranslationStage`` checkpoint was trained as."""
-        return _load_cached(cls, path, cache, "translation", "TranslationStage")  # type: ignore[return-value]
+        return _load(cls, path, cache, "translation", "TranslationStage")  # type: ignore[return-value]
 
     @property
     def frame(self) -> str:
@@ -252,9 +204,4 @@ class TranslationTokenizer(nn.Module):
         return self.model.decode(idx[None], num_frames)[0] if idx.ndim == 1 else self.model.decode(idx, num_frames)
 
 
-def clear_cache() -> None:
-    """Forget every cached checkpoint load."""
-    _CACHE.clear()
-
-
-__all__ = ["Tokenizer", "TranslationTokenizer", "read_checkpoint", "clear_cache"]
+__all__ = ["Tokenizer", "TranslationTokenizer"]

@@ -19,9 +19,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from tokenizer.geometry import rotate_about_y
+from data.geometry import rotate_about_y
 from tokenizer.motion import pad_to_multiple
-from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig, coerce_config
+from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig
+from training.config import coerce_config
 
 TranslationFrame = Literal["leader", "world"]
 FRAMES = ("leader", "world")
@@ -91,9 +92,6 @@ class RelativeTranslationVQVAE(nn.Module):
     def codebook_size(self) -> int:
         return self.config.part.codebook_size
 
-    def set_codebook_sync(self, sync: bool) -> bool:
-        return self.vqvae.set_codebook_sync(sync)
-
     def _check(self, offset: torch.Tensor) -> None:
         if offset.ndim != 3 or offset.shape[-1] != 3:
             raise ValueError(f"expected a (B, T, 3) offset, got {tuple(offset.shape)}")
@@ -129,7 +127,7 @@ def follower_root(leader_root: torch.Tensor, offset: torch.Tensor, frame: Transl
         leader_root: ``(..., T, 3)`` leader pelvis, world.
         offset: ``(..., T, 3)`` decoded offset, in ``frame``.
         frame: ``leader`` or ``world``.
-        leader_heading: ``(..., T)`` leader yaw (``tokenizer.geometry.heading_angle``); needed for ``leader``.
+        leader_heading: ``(..., T)`` leader yaw (``data.geometry.heading_angle``); needed for ``leader``.
     """
     if frame == "world":
         return leader_root + offset

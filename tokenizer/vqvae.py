@@ -25,11 +25,11 @@ in :class:`PartVQVAEConfig`)::
   sync). Its EMA statistics (``initted``, ``cluster_size``, ``embed_avg``, ``embed``) are module
   buffers, so they are in the state dict and a checkpoint resumes the codebook exactly.
 
-DDP: the quantiser all-reduces its EMA statistics exactly when ``sync_codebook`` is on, and that must
-be on exactly when a process group with world size > 1 exists (on in one process, it raises; off
-under DDP, every rank drifts to its own codebook). Lightning builds the module before the process
-group exists, so the stage calls :meth:`PartVQVAE.set_codebook_sync` from ``configure_model``, which
-rebuilds the quantiser with the same state.
+DDP: the quantiser all-reduces its EMA statistics exactly when a process group with world size > 1
+exists when it is built (vector-quantize-pytorch decides that itself; off under DDP, every rank would
+drift to its own codebook). Lightning constructs a LightningModule before the process group exists,
+so the training stages build their modules in ``configure_model``, which Lightning runs after the
+group is up (and on ``load_from_checkpoint``).
 
 Contract (shared by every quantiser/tokenizer in pasdeux): ``encode(x) -> indices``,
 ``decode(indices) -> reconstruction``, ``forward(x) -> (reconstruction, indices, losses)``.
@@ -38,8 +38,8 @@ Contract (shared by every quantiser/tokenizer in pasdeux): ``encode(x) -> indice
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Literal, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Literal, Mapping
 
 import torch
 import torch.distributed as dist
@@ -47,25 +47,16 @@ from einops import rearrange
 from torch import nn
 from vector_quantize_pytorch import VectorQuantize
 
+from data.errors import is_int, is_non_negative, is_positive_int
+from training.dist import world_size
 from tokenizer.losses import focal_frequency_loss, l1_derivatives, temporal_difference
 
 HEADS = ("pos", "rot", "root")
 """Decoder heads: positions (the autoencoded input), 6D joint rotations, root velocity."""
 
-C = TypeVar("C")
-
-
 # --------------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------------
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _non_negative(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-
-
 @dataclass
 class PartVQVAEConfig:
     """Sizes, quantiser settings and loss weights of one part's VQ-VAE.
@@ -140,14 +131,14 @@ class PartVQVAEConfig:
     the baseline's and moved 1-6 Hz energy towards the truth."""
 
     def __post_init__(self) -> None:
-        if self.in_channels is not None and not _positive_int(self.in_channels):
+        if self.in_channels is not None and not is_positive_int(self.in_channels):
             raise ValueError(f"in_channels must be a positive integer or None, got {self.in_channels!r}")
         for name in ("width", "depth", "levels", "dilation_growth", "code_dim", "codebook_size", "kmeans_iters"):
-            if not _positive_int(getattr(self, name)):
+            if not is_positive_int(getattr(self, name)):
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("rot_channels", "root_channels"):
             value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            if not (is_int(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
@@ -155,7 +146,7 @@ class PartVQVAEConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay!r}")
         for name in ("dead_code_threshold", "commitment_weight", "vel_weight", "acc_weight", "rot_weight",
                      "root_weight", "freq_weight", "freq_alpha"):
-            if not _non_negative(getattr(self, name)):
+            if not is_non_negative(getattr(self, name)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if self.upsample not in ("transposed", "nearest"):
             raise ValueError(f"upsample must be transposed or nearest, got {self.upsample!r}")
@@ -176,34 +167,6 @@ class PartVQVAEConfig:
             raise ValueError("in_channels is not set: the tokenizer derives it from the part's joints")
         out = {"pos": self.in_channels, "rot": self.rot_channels, "root": self.root_channels}
         return {k: v for k, v in out.items() if v > 0}
-
-
-def coerce_config(cls: type[C], value: C | Mapping[str, Any] | None) -> C:
-    """``value`` as a ``cls`` dataclass: instances pass, dicts (checkpoint hparams, YAML) are built,
-    nested dataclass fields included; ``None`` gives the defaults."""
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; fields: {', '.join(known)}")
-    kwargs = {}
-    for name, item in value.items():
-        default = cls.__dataclass_fields__[name].default_factory  # type: ignore[attr-defined]
-        nested = default() if callable(default) else None
-        if nested is not None and hasattr(nested, "__dataclass_fields__") and isinstance(item, Mapping):
-            item = coerce_config(type(nested), item)
-        kwargs[name] = item
-    return cls(**kwargs)
-
-
-def world_size() -> int:
-    """Processes in the default process group (1 when there is none)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,9 +244,15 @@ class ConvDecoder(nn.Module):
         return self.net(q)
 
 
-def build_quantizer(config: PartVQVAEConfig, sync_codebook: bool) -> VectorQuantize:
+def build_quantizer(config: PartVQVAEConfig, sync_codebook: bool | None = None) -> VectorQuantize:
     """The EMA codebook of one part, with the library's defaults spelled out (they change between
-    releases: 1.32.0's decay 0.8, no k-means and the rotation trick on would all be silent)."""
+    releases: 1.32.0's decay 0.8, no k-means and the rotation trick on would all be silent).
+
+    ``sync_codebook=None`` lets the library decide: it all-reduces the EMA statistics exactly when a
+    process group with more than one process exists at this moment (and remembers that answer for
+    the life of the process), so a quantiser that trains under DDP must be built after the group
+    is set up. ``False`` for a frozen codebook, whatever the process group.
+    """
     return VectorQuantize(
         dim=config.code_dim,
         codebook_size=config.codebook_size,
@@ -306,7 +275,7 @@ def build_quantizer(config: PartVQVAEConfig, sync_codebook: bool) -> VectorQuant
         straight_through=False,  # (Gumbel straight-through; the plain STE is used when rotation_trick is off)
         rotation_trick=config.rotation_trick,
         directional_reparam=False,
-        sync_codebook=sync_codebook,
+        sync_codebook=sync_codebook,  # None: the library asks torch.distributed
         ema_update=True,
         learnable_codebook=False,
         affine_param=False,
@@ -361,8 +330,8 @@ class PartVQVAE(nn.Module):
 
     Args:
         config: sizes and settings; ``in_channels`` must be set.
-        sync_codebook: all-reduce the codebook statistics across processes; ``None`` decides now
-            (on exactly when a process group with world size > 1 exists).
+        sync_codebook: all-reduce the codebook statistics across processes; ``None`` lets the
+            library decide now (see :func:`build_quantizer`).
     """
 
     def __init__(self, config: PartVQVAEConfig, sync_codebook: bool | None = None) -> None:
@@ -371,7 +340,7 @@ class PartVQVAE(nn.Module):
         heads = config.head_channels()
         c = config
         self.encoder = ConvEncoder(c.in_channels, c.width, c.code_dim, c.levels, c.depth, c.dilation_growth)
-        self.quantizer = build_quantizer(c, world_size() > 1 if sync_codebook is None else sync_codebook)
+        self.quantizer = build_quantizer(c, sync_codebook)
         if c.shared_decoder:
             self.trunk = ConvDecoder(c.code_dim, c.width, None, c.levels, c.depth, c.dilation_growth,
                                      c.reverse_decoder_dilation, c.upsample)
@@ -395,30 +364,6 @@ class PartVQVAE(nn.Module):
     def codebook(self) -> torch.Tensor:
         """(K, D) the current code vectors (a view of the EMA buffer)."""
         return self.quantizer.codebook
-
-    @property
-    def codebook_synced(self) -> bool:
-        """Whether the codebook statistics are all-reduced across processes."""
-        return bool(self.quantizer._codebook.use_ddp)
-
-    @property
-    def ema_cluster_size(self) -> torch.Tensor:
-        """(K,) EMA usage count of every code (what the dead-code threshold is compared with)."""
-        return self.quantizer._codebook.cluster_size[0]
-
-    def set_codebook_sync(self, sync: bool) -> bool:
-        """Switch codebook synchronisation, rebuilding the quantiser with its state when it changes.
-
-        Returns whether it rebuilt. Call before the optimiser is built (the quantiser has no
-        parameters here, but a rebuild replaces the module).
-        """
-        if sync == self.codebook_synced:
-            return False
-        state = self.quantizer.state_dict()
-        quantizer = build_quantizer(self.config, sync)
-        quantizer.load_state_dict(state)
-        self.quantizer = quantizer.to(device=self.codebook.device)
-        return True
 
     # -- contract ------------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
@@ -557,5 +502,5 @@ class PartVQVAE(nn.Module):
         return out
 
 
-__all__ = ["HEADS", "PartVQVAEConfig", "coerce_config", "world_size", "ResidualUnit", "DilatedStack",
+__all__ = ["HEADS", "PartVQVAEConfig", "ResidualUnit", "DilatedStack",
            "ConvEncoder", "ConvDecoder", "build_quantizer", "Standardizer", "PartVQVAE"]

@@ -199,7 +199,7 @@ def _read_name_list(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class AISTPPDataset:
+class AISTPPReader:
     """AIST++ read from its own layout (see the module docstring).
 
     Args:

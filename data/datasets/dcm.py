@@ -526,7 +526,7 @@ def parse_piece_id(piece_id: str) -> tuple[int, int | None]:
     return int(m.group(1)), None if m.group(2) is None else int(m.group(2))
 
 
-class DCMDataset:
+class DCMReader:
     """The DCM dataset, read from its preprocessed layout (see the module docstring).
 
     ``root`` is the ``DCM_data`` folder (holding ``amc_data_split_by_categories/`` and ``split/``) or
@@ -618,7 +618,7 @@ class DCMDataset:
             if piece_id in self._scan(s):
                 return self._scan(s)[piece_id]
         raise InputError(self.data_root, f"no DCM piece {piece_id!r} (camera and motion files)",
-                         "list the pieces with DCMDataset.sequences()")
+                         "list the pieces with DCMReader.sequences()")
 
     # -- files -----------------------------------------------------------------------------------
     def camera_path(self, piece_id: str) -> Path:

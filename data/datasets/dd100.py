@@ -144,7 +144,7 @@ def split_of(name: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # The dataset
 # --------------------------------------------------------------------------------------------------
-class DD100Dataset:
+class DD100Reader:
     """DD100 read from its own layout (see the module docstring).
 
     Files may sit in ``all/`` (the release) or in ``train/`` / ``test/`` (after Duolando's split

@@ -2,7 +2,7 @@
 
 :func:`synth_corpus` (what ``cli.py synth`` runs) renders ``songs_per_genre`` songs for each genre of a
 :class:`SynthPreset`, dances to each, and writes ``<out>/aistpp/`` in AIST++'s own layout, so
-:class:`data.datasets.aistpp.AISTPPDataset` reads it like the real annotations::
+:class:`data.datasets.aistpp.AISTPPReader` reads it like the real annotations::
 
     aistpp/motions/<seq>.pkl                 smpl_poses (N, 72), smpl_trans (N, 3), smpl_scaling [1], smpl_loss
     aistpp/all_musics/<music_id>.wav         16-bit PCM, 30720 Hz

@@ -20,7 +20,7 @@ included). The song is cut into **phrases** of two bars (on downbeats). In each 
   facing the same way), ``face_to_face`` (in front, facing the leader) or ``circling`` (a quarter
   circle round the leader in the phrase, facing the leader, from his side to his front or back out);
   she changes place at a walking pace (:data:`FORMATION_SPEED`), and a phrase in which the two
-  bodies would pass through each other (capsule bodies of :mod:`metrics.duet` closer than
+  bodies would pass through each other (capsule bodies of :mod:`data.contact` closer than
   :data:`SPACING_M`) is danced further apart;
 * sometimes **holds hands** with the leader (``contact``): both contact arms are solved by two-bone
   IK so the wrists meet at a point between the dancers' shoulders, and the contact hands close.
@@ -51,10 +51,9 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
+from data.contact import capsule_gap
 from data.fk import forward_kinematics
-from data.skeleton import Skeleton, get_skeleton
-from metrics.duet import capsule_gap
-from metrics.features import to_smpl24
+from data.skeleton import Skeleton, get_skeleton, to_smpl24
 
 RESPONSES = ("mirror", "canon", "complement")
 FORMATIONS = ("side_by_side", "face_to_face", "circling")
@@ -317,7 +316,7 @@ def phrase_bounds(truth, num_frames: int, fps: float = DUET_FPS, bars: int = BAR
 
 
 SPACING_M = 0.03
-"""Outside hand contact, the dancers' capsule bodies (:func:`metrics.duet.capsule_gap`) keep this apart."""
+"""Outside hand contact, the dancers' capsule bodies (:func:`data.contact.capsule_gap`) keep this apart."""
 MAX_RADIUS_M = 1.6
 """The spacing never puts her further than this from him (a duet, not two solos)."""
 _SPACING_PASSES = 3

@@ -1,4 +1,4 @@
-"""Write synthetic dance + camera + music in DCM's layout, so :class:`data.datasets.dcm.DCMDataset` reads them.
+"""Write synthetic dance + camera + music in DCM's layout, so :class:`data.datasets.dcm.DCMReader` reads them.
 
 Layout (DanceCamera3D's preprocessed ``DCM_data``, see ``data/datasets/dcm.py``)::
 

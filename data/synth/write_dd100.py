@@ -1,4 +1,4 @@
-"""Write the synthetic duets in DD100's own layout, so :class:`data.datasets.dd100.DD100Dataset` reads them.
+"""Write the synthetic duets in DD100's own layout, so :class:`data.datasets.dd100.DD100Reader` reads them.
 
 Layout (Duolando's release, see ``data/datasets/dd100.py``)::
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.datasets.aistpp import (AISTPPDataset, SequenceName, load_aistpp_motion, music_bpm,
+from data.datasets.aistpp import (AISTPPReader, SequenceName, load_aistpp_motion, music_bpm,
                                   parse_sequence_name, save_aistpp_pkl)
 from data.errors import InputError
 from data.fk import forward_kinematics_np
 from data.io import load_pickle
-from data.motion import Motion, load_motion
+from data.formats import load_motion
+from data.motion import Motion
 from data.skeleton import get_skeleton
 from dataset_fixtures import (OpenPayload, SystemPayload, aistpp_payload, dd100_payload, make_aistpp_root,
                               write_dd100_npy, write_pickle, write_text)
@@ -240,7 +241,7 @@ def _root(tmp_path, **kw) -> Path:
 
 
 def test_splits_and_ignore_list(tmp_path):
-    ds = AISTPPDataset(_root(tmp_path))
+    ds = AISTPPReader(_root(tmp_path))
     assert ds.ignored == {NAMES[4], NAMES[1]}
     assert ds.sequences("train") == [NAMES[2], NAMES[0], NAMES[5]]  # file order kept, ignored dropped
     assert ds.sequences("val") == [] and ds.sequences("validation") == []
@@ -252,7 +253,7 @@ def test_splits_and_ignore_list(tmp_path):
 
 
 def test_load_and_music(tmp_path):
-    ds = AISTPPDataset(_root(tmp_path, musics=("mBR0", "mHO5")))
+    ds = AISTPPReader(_root(tmp_path, musics=("mBR0", "mHO5")))
     m = ds.load(NAMES[2])
     assert m.music == "mHO5" and m.fps == 60 and m.name == NAMES[2] and m.num_frames == 4 + 2
     assert ds.info(NAMES[2]).bpm == 135.0
@@ -266,34 +267,34 @@ def test_music_dir_override(tmp_path):
     music = tmp_path / "songs"
     music.mkdir()
     (music / "mKR2.mp3").write_bytes(b"ID3")
-    ds = AISTPPDataset(_root(tmp_path), music_dir=music)
+    ds = AISTPPReader(_root(tmp_path), music_dir=music)
     assert ds.music_path(NAMES[3]) == music / "mKR2.mp3"
 
 
 def test_missing_folder_and_files(tmp_path):
     with pytest.raises(InputError) as info:
-        AISTPPDataset(tmp_path / "nowhere")
+        AISTPPReader(tmp_path / "nowhere")
     assert "nowhere" in str(info.value) and "aistplusplus" in str(info.value)
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="motions"):
-        AISTPPDataset(tmp_path / "empty")
+        AISTPPReader(tmp_path / "empty")
 
     root = _root(tmp_path, splits={"train": NAMES[0]})
-    ds = AISTPPDataset(root)
+    ds = AISTPPReader(root)
     with pytest.raises(InputError) as info:
         ds.sequences("test")
     assert str(root / "splits" / "crossmodal_test.txt") in str(info.value)
 
     (root / "ignore_list.txt").unlink()
     with pytest.raises(InputError, match="ignore_list.txt"):
-        AISTPPDataset(root).sequences("train")
+        AISTPPReader(root).sequences("train")
 
 
 def test_split_naming_a_missing_motion(tmp_path):
     root = _root(tmp_path, splits={"train": f"{NAMES[0]}\ngBR_sBM_cAll_d06_mBR0_ch09\n"})
     with pytest.raises(InputError, match="gBR_sBM_cAll_d06_mBR0_ch09"):
-        AISTPPDataset(root).sequences("train")
+        AISTPPReader(root).sequences("train")
 
 
 # --------------------------------------------------------------------------------------------------

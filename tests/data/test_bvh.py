@@ -13,7 +13,8 @@ import torch
 
 from data.bvh import OFFSET_TOLERANCE, load_bvh, save_bvh
 from data.errors import InputError
-from data.motion import Motion, load_motion, save_npz
+from data.formats import load_motion
+from data.motion import Motion, save_npz
 from data.skeleton import get_skeleton
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,11 +16,11 @@ import torch
 from data import datamodules as dmod
 from data import music
 from data.datamodules import (CameraDataModule, DancerArrays, DuetDataModule, DuetDataset, LoaderConfig,
-                              MusicConfig, SoloDataModule, WindowConfig, absolute_joints, build_window_index,
-                              heading_angle, integrate_root_velocity, root_relative, root_velocity,
-                              rotate_about_y, to_heading_frame, window_starts)
-from data.datasets.aistpp import AISTPPDataset
-from data.datasets.dcm import DCMDataset
+                              MusicConfig, SoloDataModule, WindowConfig, build_window_index, window_starts)
+from data.geometry import (absolute_joints, heading_angle, integrate_root_velocity, root_relative, root_velocity,
+                           rotate_about_y, to_heading_frame)
+from data.datasets.aistpp import AISTPPReader
+from data.datasets.dcm import DCMReader
 from data.errors import InputError
 from data.fk import convert_rotations
 from data.skeleton import get_skeleton
@@ -271,7 +271,7 @@ def test_solo_counts_shapes_and_source_round_trip(corpus):
     assert torch.equal(sample["joints"][:, 0], torch.zeros(240, 3))
 
     # Against the reader: the window is frames 8..248 of the motion, root and rotations included.
-    motion = AISTPPDataset(corpus["aistpp"]).load(sample["name"])
+    motion = AISTPPReader(corpus["aistpp"]).load(sample["name"])
     expected = torch.tensor(motion.joints[8:248], dtype=torch.float32)
     back = absolute_joints(sample["joints"], sample["root_vel"], sample["root_start"])
     torch.testing.assert_close(back, expected, rtol=0, atol=1e-5)
@@ -296,7 +296,7 @@ def test_music_motion_alignment(corpus):
     # cut from the wrong offset (or at the wrong fps) cannot line up with the pelvis jumps by chance.
     dm = solo(corpus, window=64, stride=7, feature_set="aist55", rotations=False)
     ds = dm.dataset("train")
-    path = AISTPPDataset(corpus["aistpp"]).music_path(JUMP)
+    path = AISTPPReader(corpus["aistpp"]).music_path(JUMP)
     song = music.compute_features(path, 60, "aist55", cache_dir=corpus["cache"]).features
     checked = 0
     for i in range(len(ds)):
@@ -389,7 +389,7 @@ def test_camera_counts_and_layout(corpus):
     # joints in DCM units, exactly as the fixture wrote them (arange / 100), window frames 15..165
     pos = np.arange(180 * 60 * 3, dtype=np.float64).reshape(180, 60, 3) / 100.0
     np.testing.assert_array_equal(s["joints"].numpy(), pos[15:165].astype(np.float32))
-    polar = DCMDataset(corpus["dcm"]).load_camera("1_2").polar
+    polar = DCMReader(corpus["dcm"]).load_camera("1_2").polar
     np.testing.assert_array_equal(s["camera"].numpy(), polar[15:165].astype(np.float32))
 
 

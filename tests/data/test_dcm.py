@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.datasets.dcm import (MMD_BONES, MMD_UNIT_M, SMPLX_TO_MMD, CameraTrack, DCMDataset, camera_frame,
+from data.datasets.dcm import (MMD_BONES, MMD_UNIT_M, SMPLX_TO_MMD, CameraTrack, DCMReader, camera_frame,
                                dcm_to_metres, load_dcm_camera, load_dcm_motion, metres_to_dcm, metres_to_mmd,
                                mmd_joints_from_smplx, mmd_to_metres, read_camera_json, read_motion_json,
                                write_camera_json, write_motion_json)
@@ -318,7 +318,7 @@ def _dcm_root(tmp_path: Path) -> Path:
 
 
 def test_dataset_listing(tmp_path):
-    ds = DCMDataset(_dcm_root(tmp_path))
+    ds = DCMReader(_dcm_root(tmp_path))
     assert ds.sequences("train") == ["28", "66_0", "66_1"]  # by song, then piece
     assert ds.sequences("val") == ["5_2"] and ds.sequences("validation") == ["5_2"]
     assert ds.sequences("test") == ["9_1", "10_3"]
@@ -335,7 +335,7 @@ def test_dataset_listing(tmp_path):
 
 def test_dataset_files_and_loading(tmp_path):
     root = _dcm_root(tmp_path)
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     split = root / "amc_data_split_by_categories"
     assert ds.audio_path("66_0") == split / "Train" / "Audio" / "a66_0_C.wav"
     assert ds.audio_path("28") == split / "Train" / "Audio" / "a28_K.wav"
@@ -353,7 +353,7 @@ def test_dataset_files_and_loading(tmp_path):
 
 def test_split_metadata(tmp_path):
     root = _dcm_root(tmp_path)
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     assert ds.split_keys("train") == ["C_66_0", "C_66_1", "K_28"]
     assert ds.split_keys("val") == ["C_5_2"]
     assert ds.split_keys("test") is None  # absent: tolerated
@@ -369,18 +369,18 @@ def test_split_metadata(tmp_path):
 
 def test_dataset_roots(tmp_path):
     root = _dcm_root(tmp_path)
-    inner = DCMDataset(root / "amc_data_split_by_categories")  # the inner folder works too
+    inner = DCMReader(root / "amc_data_split_by_categories")  # the inner folder works too
     assert inner.sequences("val") == ["5_2"] and inner.split_keys("val") == ["C_5_2"]
     with pytest.raises(InputError) as info:
-        DCMDataset(tmp_path / "nowhere")
+        DCMReader(tmp_path / "nowhere")
     assert "nowhere" in str(info.value) and "EULA" in str(info.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="amc_data_split_by_categories"):
-        DCMDataset(tmp_path / "empty")
+        DCMReader(tmp_path / "empty")
     # a missing split folder: that split fails, "all" uses what is there
     import shutil
     shutil.rmtree(root / "amc_data_split_by_categories" / "Validation")
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     with pytest.raises(InputError, match="Validation"):
         ds.sequences("val")
     assert ds.sequences() == ["28", "66_0", "66_1", "9_1", "10_3"]

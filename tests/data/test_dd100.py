@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.datasets.dd100 import DD100Dataset, load_dd100_motion, parse_duet_name, split_of
+from data.datasets.dd100 import DD100Reader, load_dd100_motion, parse_duet_name, split_of
 from data.errors import InputError
-from data.motion import Motion, load_motion
+from data.formats import load_motion
+from data.motion import Motion
 from data.skeleton import get_skeleton
 from dataset_fixtures import OpenPayload, SystemPayload, dd100_payload, write_bytes, write_dd100_npy, write_text
 
@@ -111,7 +112,7 @@ def test_not_a_dict_and_not_npy(tmp_path):
 ])
 def test_split_rule(name, split):
     assert split_of(name) == split
-    assert DD100Dataset.split(name) == split
+    assert DD100Reader.split(name) == split
 
 
 def test_parse_duet_name():
@@ -139,7 +140,7 @@ def test_pairing_split_and_cropping(tmp_path):
     write_bytes(root / "music" / "mp3" / "all" / "Tango_05_1.mp3", b"ID3")
     write_bytes(root / "music" / "mp3" / "all" / "Ballet_03_1.wav", b"RIFF")
 
-    ds = DD100Dataset(root)
+    ds = DD100Reader(root)
     assert ds.duets() == ["Ballet_03_1", "Tango_05_1"]
     assert ds.duets("test") == ["Tango_05_1"] and ds.duets("train") == ["Ballet_03_1"]
     assert ds.unpaired() == ["Rumba_07_2_01"]
@@ -166,7 +167,7 @@ def test_train_test_folders_without_all(tmp_path):
         _make(root, "test", "Waltz_10_1", role, t=4, x=x)
         _make(root, "train", "Waltz_12_1", role, t=4, x=x)
     write_bytes(root / "music" / "mp3" / "test" / "Waltz_10_1.mp3", b"ID3")
-    ds = DD100Dataset(root)
+    ds = DD100Reader(root)
     assert ds.duets() == ["Waltz_10_1", "Waltz_12_1"]
     assert ds.duets("test") == ["Waltz_10_1"]
     assert ds.motion_path("Waltz_12_1", "leader") == root / "motion" / "smplx" / "train" / "Waltz_12_1_01.npy"
@@ -175,15 +176,15 @@ def test_train_test_folders_without_all(tmp_path):
 
 def test_bad_layouts(tmp_path):
     with pytest.raises(InputError, match="DD100 folder not found"):
-        DD100Dataset(tmp_path / "nowhere")
+        DD100Reader(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="motion/smplx"):
-        DD100Dataset(tmp_path / "empty")
+        DD100Reader(tmp_path / "empty")
     root = tmp_path / "dd100"
     write_dd100_npy(root / "motion" / "smplx" / "all" / "notes_01.npy", dd100_payload())
     with pytest.raises(InputError, match="notes_01.npy"):
-        DD100Dataset(root).duets()
+        DD100Reader(root).duets()
     (root / "motion" / "smplx" / "all" / "notes_01.npy").unlink()
     write_dd100_npy(root / "motion" / "smplx" / "all" / "Tango_05_1_02.npy", dd100_payload())
     with pytest.raises(InputError, match="_02"):
-        DD100Dataset(root).duets()
+        DD100Reader(root).duets()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from data.errors import InputError
-from data.motion import Motion, load_motion, load_npz_motion, save_motion, save_npz
+from data.formats import load_motion, save_motion
+from data.motion import Motion, load_npz_motion, save_npz
 
 
 def random_motion(skeleton="smpl24", T=12, fps=60.0, seed=0) -> Motion:

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from data.skeleton import get_skeleton
+from data.contact import capsule_contact, capsule_gap, segment_distance
 from metrics.duet import (
-    DUET_KEY_JOINTS, beat_echo_degree, capsule_contact, capsule_gap, cross_distance_features, mesh_contact,
-    pooled_rate, segment_distance, slip_frames_corrected, slip_frames_reference,
+    DUET_KEY_JOINTS, beat_echo_degree, cross_distance_features, mesh_contact, pooled_rate, slip_frames_corrected,
+    slip_frames_reference,
 )
 
 
@@ -77,7 +78,7 @@ def test_capsule_contact_far_near_and_gap():
     assert not capsule_contact(body, far).any()
     assert capsule_contact(body, body + np.array([0.0, 0.0, 0.2])).all()
     # the gap against a brute-force one: points sampled along every capsule axis, minus the radii
-    from metrics.duet import _capsule_segments
+    from data.contact import _capsule_segments
 
     other = body[:1] + np.array([0.35, 0.1, 0.25])
     a0, a1, ra = _capsule_segments(body[:1])

@@ -9,8 +9,9 @@ import pytest
 from data.skeleton import get_skeleton
 from metrics.features import (
     GEOMETRIC_FEATURES, GEOMETRIC_QUIRK_FEATURES, GeometricVariant, geometric_features, kinetic_features,
-    resample, template_body_scales, to_smpl24, zero_start,
+    resample, template_body_scales, zero_start,
 )
+from data.skeleton import to_smpl24
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ def test_two_process_fit_keeps_codebooks_identical(tmp_path, monkeypatch):
 
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in ranks)
-    assert all(all(r["synced"]) for r in ranks)  # configure_model switched the all-reduce on
+    assert all(all(r["synced"]) for r in ranks)  # built in configure_model, after the process group: the library synced
     assert ranks[0]["first_batch_sum"] != ranks[1]["first_batch_sum"]  # different data per rank
     a, b = ranks[0]["codebook"], ranks[1]["codebook"]
     assert a.keys() == b.keys() and any(k.endswith("embed") for k in a)

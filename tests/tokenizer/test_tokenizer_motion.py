@@ -141,7 +141,7 @@ def test_translation_vqvae_contract_and_follower_root(duet_batch):
 
 
 def test_follower_root_inverts_the_datamodule_offsets(duet_batch):
-    from tokenizer.geometry import heading_angle
+    from data.geometry import heading_angle
 
     leader_abs = duet_batch["leader_joints"]  # pelvis-relative; heading needs only the hips
     heading = heading_angle(leader_abs, 1, 2)
@@ -151,19 +151,6 @@ def test_follower_root_inverts_the_datamodule_offsets(duet_batch):
     assert torch.allclose(world, local, atol=1e-5)
     with pytest.raises(ValueError, match="heading"):
         follower_root(leader_root, duet_batch["follower_root_rel_local"], "leader")
-
-
-def test_geometry_matches_the_datamodules():
-    import data.datamodules as dm
-    from tokenizer import geometry as g
-
-    torch.manual_seed(0)
-    vel, start = torch.randn(2, 10, 3), torch.randn(2, 3)
-    assert torch.equal(g.integrate_root_velocity(vel, start), dm.integrate_root_velocity(vel, start))
-    joints, vec, ang = torch.randn(4, 24, 3), torch.randn(4, 3), torch.randn(4)
-    assert torch.equal(g.heading_angle(joints), dm.heading_angle(joints))
-    assert torch.equal(g.to_heading_frame(vec, ang), dm.to_heading_frame(vec, ang))
-    assert torch.equal(g.rotate_about_y(vec, ang), dm.rotate_about_y(vec, ang))
 
 
 def test_encode_root_velocity_puts_the_velocity_in_the_pelvis_slot(solo_batch):
@@ -185,7 +172,7 @@ def test_encode_root_velocity_puts_the_velocity_in_the_pelvis_slot(solo_batch):
 def test_turn_dancer_turns_joints_velocity_and_root_orientation_together():
     from data.fk import forward_kinematics, from_rotmat
     from data.skeleton import get_skeleton
-    from tokenizer.geometry import heading_angle, turn_dancer
+    from data.geometry import heading_angle, turn_dancer
 
     torch.manual_seed(0)
     sk = get_skeleton("smpl24")

@@ -9,7 +9,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from toy_data import ToyDataModule, batch_of, tiny_stage, tiny_translation_stage
 
-from tokenizer.pretrained import Tokenizer, TranslationTokenizer, clear_cache, read_checkpoint
+from tokenizer.pretrained import Tokenizer, TranslationTokenizer
+from training.checkpoint import clear_cache, read_checkpoint
 
 
 def trainer(tmp_path: Path, max_steps: int = -1, max_epochs: int | None = None, callbacks=(), **kw) -> pl.Trainer:
@@ -60,7 +61,7 @@ def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo):
     fresh = Tokenizer.from_checkpoint(path)
     cached = Tokenizer.from_checkpoint(path)
     uncached = Tokenizer.from_checkpoint(path, cache=False)
-    assert cached is fresh and uncached is not fresh
+    assert cached is not fresh and uncached is not fresh  # a new module per call (one read of the file)
     batch = batch_of(dm.dataset, 4)
     stage.eval()
     expected = stage.tokenizer.encode(batch["joints"])
@@ -152,6 +153,7 @@ def test_duet_stage_trains_on_both_dancers(tmp_path):
     pl.seed_everything(0)
     stage, dm = tiny_stage("duet"), ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8, batch_size=2)
     batch = batch_of(dm.dataset, 2)
+    stage.configure_model()
     indices, losses, metrics, n = stage._forward(batch)
     assert n == 4 and all(v.shape == (4, 6) for v in indices.values())  # 2 duets -> 4 dancer windows
     assert {"upper", "lower", "lhand", "rhand"} == set(indices)
@@ -169,6 +171,7 @@ def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
 
     torch.manual_seed(0)
     stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part(), encode_root_velocity=True))
+    stage.configure_model()
     dm = ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16)
     batch = batch_of(dm.dataset)
     stage.train()
@@ -177,7 +180,7 @@ def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
     path = tmp_path / "erv.ckpt"
     torch.save({"hyper_parameters": dict(stage.hparams), "state_dict": stage.state_dict()}, path)
     tok = Tokenizer.from_checkpoint(path)
-    from tokenizer.geometry import integrate_root_velocity
+    from data.geometry import integrate_root_velocity
 
     root = integrate_root_velocity(batch["root_vel"], batch["root_start"])  # (B, T, 3)
     absolute = batch["joints"] + root[:, :, None]
@@ -197,6 +200,7 @@ def test_yaw_augmentation_turns_training_windows_only():
         TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=270.0)
     torch.manual_seed(0)
     stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=180.0)
+    stage.configure_model()
     assert stage.hparams["yaw_augmentation"] == 180.0
     batch = batch_of(ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16).dataset)
     seen = []
@@ -212,3 +216,39 @@ def test_yaw_augmentation_turns_training_windows_only():
     # Turned about the vertical: heights and distances from the pelvis are kept.
     assert torch.allclose(turned[..., 1], batch["joints"][..., 1], atol=1e-6)
     assert torch.allclose(turned.norm(dim=-1), batch["joints"].norm(dim=-1), atol=1e-5)
+
+
+def test_stages_build_their_quantisers_in_configure_model(tmp_path):
+    """The quantiser must be built after the process group exists (vector-quantize-pytorch decides its
+    all-reduce then): nothing before ``configure_model``, once after it, and ``load_from_checkpoint``
+    rebuilds it."""
+    from tokenizer.lightning import TokenizerStage, TranslationStage
+
+    stage, translation = tiny_stage("solo"), tiny_translation_stage()
+    assert stage.tokenizer is None and translation.translation is None
+    assert not any(True for _ in stage.parameters())
+    stage.configure_model()
+    translation.configure_model()
+    built = stage.tokenizer
+    stage.configure_model()  # Lightning may call it again (fit, then test): the same module
+    assert stage.tokenizer is built and translation.translation is not None
+    assert not any(p.quantizer._codebook.use_ddp for p in built.parts.values())  # no process group
+    path = tmp_path / "stage.ckpt"
+    torch.save({"hyper_parameters": dict(stage.hparams), "state_dict": stage.state_dict(),
+                "pytorch-lightning_version": pl.__version__}, path)
+    loaded = TokenizerStage.load_from_checkpoint(path)
+    assert loaded.tokenizer is not None
+    for key, value in stage.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert isinstance(translation, TranslationStage)
+
+
+def test_from_checkpoint_gives_every_caller_its_own_module(fitted_solo):
+    _, _, _, path = fitted_solo
+    a, b = Tokenizer.from_checkpoint(path), Tokenizer.from_checkpoint(path)
+    assert a is not b and not a.training
+    a.train()
+    next(a.parameters()).data.add_(1.0)
+    assert not b.training  # one caller's mode or edits reach no other
+    c = Tokenizer.from_checkpoint(path)
+    assert all(torch.equal(x, y) for x, y in zip(b.state_dict().values(), c.state_dict().values()))

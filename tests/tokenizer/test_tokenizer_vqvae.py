@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig, build_quantizer, coerce_config
+from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig, build_quantizer
+from training.config import coerce_config
 
 
 def part(levels: int = 3, **kw) -> PartVQVAE:
@@ -41,7 +42,7 @@ def test_quantizer_settings_are_explicit():
     assert cb.decay == 0.97 and cb.threshold_ema_dead_code == 2.0 and not cb.use_ddp
     assert not bool(cb.initted)  # k-means pending
     assert vq.commitment_weight == 0.5 and vq.rotation_trick is False
-    assert PartVQVAE(cfg).codebook_synced is False  # no process group: never sync
+    assert PartVQVAE(cfg).quantizer._codebook.use_ddp is False  # the library's decision: no process group
 
 
 @pytest.mark.parametrize("levels, upsample", [(1, "transposed"), (2, "transposed"), (3, "transposed"), (3, "nearest")])
@@ -97,18 +98,6 @@ def test_training_updates_codebook_by_ema():
     embed0 = m.codebook.clone()
     m(torch.randn(4, 16, 9))
     assert not torch.equal(embed0, m.codebook)
-
-
-def test_set_codebook_sync_keeps_state():
-    torch.manual_seed(0)
-    m = part(2)
-    m(torch.randn(4, 16, 9))
-    state = {k: v.clone() for k, v in m.quantizer.state_dict().items()}
-    old = m.quantizer
-    assert m.set_codebook_sync(False) is False and m.quantizer is old  # unchanged: no rebuild
-    assert m.set_codebook_sync(True) is True and m.codebook_synced
-    assert all(torch.equal(state[k], v) for k, v in m.quantizer.state_dict().items())
-    assert m.set_codebook_sync(False) is True and not m.codebook_synced
 
 
 def test_decode_rejects_bad_indices():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import data.synth.corpus as corpus
-from data.datasets.aistpp import AISTPPDataset, parse_sequence_name
+from data.datasets.aistpp import AISTPPReader, parse_sequence_name
 from data.errors import InputError
 from data.synth.corpus import PRESETS, build_sequence, build_song, plan_corpus, synth_corpus
 from data.synth.music import SongTruth
@@ -64,7 +64,7 @@ def test_layout_and_report(built):
 
 def test_the_aistpp_reader_reads_everything_and_fk_matches_the_generator(built):
     out, _ = built
-    ds = AISTPPDataset(out / "aistpp")
+    ds = AISTPPReader(out / "aistpp")
     songs, seqs = plan_corpus(TINY, 3)
     by_split = {s: ds.sequences(s) for s in ("train", "val", "test")}
     assert all(by_split.values())
@@ -165,5 +165,5 @@ def test_cli_synth(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "aistpp" in proc.stdout and "MB" in proc.stdout and "h of motion" in proc.stdout
-    ds = AISTPPDataset(tmp_path / "aistpp")
+    ds = AISTPPReader(tmp_path / "aistpp")
     assert len(ds) == len(plan_corpus(PRESETS["test"], 1)[1]) - 1

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data.datasets.aistpp import music_bpm
-from data.synth.checks import beat_f_measure, librosa_beats
+from metrics.corpus_checks import beat_f_measure, librosa_beats
 from data.synth.music import DEFAULT_SR, GENRES, SongTruth, bpm_of, digit_for_bpm, synth_song
 
 

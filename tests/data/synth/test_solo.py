@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from data.synth.checks import bas_own_and_control, motion_features
+from metrics.corpus_checks import bas_own_and_control, motion_features
 from data.synth.music import GENRES, synth_song
 from data.synth.solo import (DOF_NAMES, FOOT_JOINTS, VOCABULARIES, DancerStyle, generate_dance, mirror_dofs,
                              transition_matrix, vocabulary)

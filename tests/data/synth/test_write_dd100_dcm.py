@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data.datasets.dcm import DCMDataset, metres_to_dcm, read_motion_json
-from data.datasets.dd100 import DD100Dataset, load_dd100_motion, split_of
+from data.datasets.dcm import DCMReader, metres_to_dcm, read_motion_json
+from data.datasets.dd100 import DD100Reader, load_dd100_motion, split_of
 from data.fk import forward_kinematics_np
 from data.skeleton import get_skeleton
 from data.synth.camera import pelvis_in_view_share
@@ -90,7 +90,7 @@ def test_names_follow_the_split_rule():
 
 def test_dd100_files_load_as_pairs(dd100_root, songs):
     root, stats = dd100_root
-    ds = DD100Dataset(root)
+    ds = DD100Reader(root)
     names = ds.duets()
     assert len(names) == stats["duets"] >= len(songs) and ds.unpaired() == []
     assert ds.duets("train") and ds.duets("test")
@@ -135,7 +135,7 @@ def test_dd100_files_load_as_pairs(dd100_root, songs):
 def test_dd100_files_hold_the_generated_duet(dd100_root, songs):
     """Round trip: regenerate a duet from the seeds in its sidecar; the files hold it (float32)."""
     root, _ = dd100_root
-    ds = DD100Dataset(root)
+    ds = DD100Reader(root)
     for name in ds.duets()[:2]:
         side = json.loads((root / "groundtruth" / f"{name}.json").read_text())
         truth = next(t for _, t in songs if t.name == side["song"]["name"])
@@ -151,7 +151,7 @@ def test_dd100_files_hold_the_generated_duet(dd100_root, songs):
 
 def test_second_take_is_the_same_choreography(dd100_root):
     root, _ = dd100_root
-    ds = DD100Dataset(root)
+    ds = DD100Reader(root)
     take2 = next(n for n in ds.duets() if n.endswith("_2"))
     take1 = take2[:-1] + "1"
     t1 = json.loads((root / "groundtruth" / f"{take1}.json").read_text())["duet"]
@@ -168,7 +168,7 @@ def test_second_take_is_the_same_choreography(dd100_root):
 # --------------------------------------------------------------------------------------------------
 def test_dcm_files_load_and_round_trip(dcm_root, songs):
     root, stats = dcm_root
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     assert set(ds.sequences("train")) and set(ds.sequences("val")) and set(ds.sequences("test"))
     assert len(ds.sequences()) == sum(stats["pieces"].values()) == len(songs)  # short songs stay whole
     assert ds.incomplete() == []
@@ -216,7 +216,7 @@ def test_dcm_files_load_and_round_trip(dcm_root, songs):
 def test_dcm_files_hold_the_generated_dance_and_camera(dcm_root, songs):
     """Round trip: regenerate a song's dance and camera from the seed in its sidecar; the files hold them."""
     root, _ = dcm_root
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     for piece in ds.pieces()[:2]:
         side = json.loads((root / "groundtruth" / "songs" / f"{piece.song}.json").read_text())
         _, joints, camera = dance_and_camera(songs[piece.song][1], side["seed"])
@@ -244,7 +244,7 @@ def test_a_long_song_is_written_in_pieces(tmp_path):
     truth.split = "test"
     root = tmp_path / "dcm"
     stats = write_dcm_corpus(root, [(audio, truth)], np.random.default_rng(1), preset=None)
-    ds = DCMDataset(root)
+    ds = DCMReader(root)
     assert ds.sequences("test") == ["0_0", "0_1"] and stats["pieces"] == {"train": 0, "val": 0, "test": 2}
     (a0, b0), (a1, b1) = ds.long2short()[0]
     assert a0 == 0 and b0 == a1 and b1 == 1199  # inclusive ranges sharing the boundary frame

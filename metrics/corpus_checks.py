@@ -1,5 +1,5 @@
-"""Measurements that show the synthetic corpus is worth having (used by the tests and
-``bench/synth_report.py``).
+"""Measurements that show the synthetic corpus (:mod:`data.synth`) is worth having (used by the
+tests and ``bench/synth_report.py``).
 
 * :func:`beat_f_measure` -- beat-tracking F-measure with a +-70 ms window, mir_eval's definition
   (one-to-one matching of estimated to reference beats; mir_eval is not a dependency). With beats
@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from metrics.beat import bailando_bas
 
 MIR_EVAL_MIN_BEAT_TIME = 5.0  # mir_eval.beat.trim_beats: beats before 5 s are ignored by convention
 
@@ -149,8 +151,6 @@ def bas_own_and_control(joints: np.ndarray, fps: float, own_beats: np.ndarray,
                         control_beats: np.ndarray) -> tuple[float, float]:
     """Bailando BAS (music-beat-centric, sigma 3 frames) against the dance's own song's beat times
     and against another song's beat times (seconds), both cut to the dance's length."""
-    from metrics.beat import bailando_bas
-
     own = np.round(np.asarray(own_beats) * fps).astype(np.int64)
     ctl = np.round(np.asarray(control_beats) * fps).astype(np.int64)
     return bailando_bas(joints, own), bailando_bas(joints, ctl)
