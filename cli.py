@@ -67,7 +67,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from data.demo import run_demo
+    from demo import run_demo
 
     run_demo(args.out)
     return 0
@@ -142,7 +142,7 @@ def _tool_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 
-    from metrics.evaluate import PROTOCOLS
+    from metrics.protocols import PROTOCOLS
 
     p = sub.add_parser("evaluate", help="dance, duet and camera metrics against a reference set",
                        description="Score the sequences in --pred against the reference set in --gt under a "

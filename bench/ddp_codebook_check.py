@@ -1,9 +1,10 @@
 """Two CPU processes (gloo) train the quick solo tokenizer: are the ranks' codebooks identical?
 
-Runs the same 2-process fit twice on the synthetic corpus: as shipped (``configure_model`` turns the
-codebook all-reduce on because the world size is 2), and as a control with the all-reduce left off
-(what vector-quantize-pytorch does when the quantiser is built before the process group exists, as
-Lightning does). Each rank saves its codebook buffers at the end; the parent compares them.
+Runs the same 2-process fit twice on the synthetic corpus: as shipped (the quantisers are built in
+``configure_model``, after the process group exists, so vector-quantize-pytorch turns the codebook
+all-reduce on because the world size is 2), and as a control with the all-reduce off (what a
+quantiser built in ``__init__``, before Lightning sets up the group, would get). Each rank saves its
+codebook buffers at the end; the parent compares them.
 
     python bench/ddp_codebook_check.py [--synth demo_out/synth] [--steps 20]
 """
@@ -28,13 +29,14 @@ import lightning.pytorch as pl  # noqa: E402
 
 from data.datamodules import SoloDataModule  # noqa: E402
 from tokenizer.lightning import TokenizerStage  # noqa: E402
+from tokenizer.motion import MotionTokenizer  # noqa: E402
 
 
 class UnsyncedStage(TokenizerStage):
-    """The control: the codebook all-reduce is never switched on."""
+    """The control: the quantisers are built with the codebook all-reduce off."""
 
-    def configure_model(self) -> None:
-        pass
+    def build(self) -> None:
+        self.tokenizer = MotionTokenizer(self.config, sync_codebook=False)
 
 
 class DumpCodebooks(pl.Callback):

@@ -4,9 +4,10 @@
 
 1. Runs ``python cli.py synth --out DIR --preset P --seed N --quiet`` in a subprocess and reports its
    wall time (the whole CLI: start-up, AIST++, DD100 and DCM) and the corpus sizes it prints.
-2. Readers: :class:`AISTPPReader` lists the splits; every ``motions/*.pkl`` is loaded with
-   ``load_aistpp_motion`` (ignored ones included), every wav with soundfile, every sidecar json. Each
-   sequence is rebuilt in memory from the plan and the max |FK(pkl) - generator joints| is reported.
+2. Readers: :class:`data.datasets.aistpp.AISTPPReader` lists the splits; every ``motions/*.pkl`` is
+   loaded with ``load_aistpp_motion`` (ignored ones included), every wav with soundfile, every sidecar
+   json. Each sequence is rebuilt in memory from the plan and the max |FK(pkl) - generator joints| is
+   reported.
 3. Beats: librosa's default beat tracker on every song's wav as written, F-measure at +-70 ms against
    the ground-truth beats (all beats, and mir_eval's convention of ignoring the first 5 s).
 4. BAS (Bailando, music-beat-centric, sigma = 3 frames at 60 fps, motion beats = minima of the
@@ -16,7 +17,7 @@
    regression trained on the train-split songs, accuracy on the test (and val) songs vs chance; once
    on channels 0-52 (MFCC, delta MFCC, chroma, onset) and once on all 438 (the tempogram, 384 of them,
    encodes tempo, and a held-out song's tempo is one its genre's training songs lack).
-   Genre from motion: pooled kinematics per dance (``data.synth.checks.motion_features``), same
+   Genre from motion: pooled kinematics per dance (``metrics.corpus_checks.motion_features``), same
    protocol on the dances of the held-out songs. "Listening" vs "deaf": on the test dances' beats,
    the most frequent training move of the genre the audio classifier predicts vs the most frequent
    training move overall, and whether the true move is in the guessed genre's vocabulary.
@@ -40,12 +41,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from data.datasets.aistpp import AISTPPReader, load_aistpp_motion  # noqa: E402
-from metrics.corpus_checks import (LogisticRegression, bas_own_and_control, beat_f_measure,  # noqa: E402
-                               librosa_beats, motion_features, music_song_features, MIR_EVAL_MIN_BEAT_TIME,
-                               TIMBRE_CHANNELS)
 from data.synth.corpus import build_sequence, build_song, get_preset, plan_corpus  # noqa: E402
 from data.synth.music import SongTruth  # noqa: E402
 from data.synth.solo import move_label, vocabulary  # noqa: E402
+from metrics.corpus_checks import (MIR_EVAL_MIN_BEAT_TIME, TIMBRE_CHANNELS, LogisticRegression,  # noqa: E402
+                                   bas_own_and_control, beat_f_measure, librosa_beats, motion_features,
+                                   music_song_features)
 
 
 def run_cli(out: Path, preset: str, seed: int) -> tuple[float, str]:

@@ -18,7 +18,7 @@ fps, once per song (AIST++ dancers share songs; the on-disk cache keeps them acr
 row ``i`` is motion frame ``i``. Motion and music are cropped to the shorter of the two and windows
 lie where both are complete.
 
-Motion in a sample (Bailando's root handling, section 1.1 of ``reference/bailando.md``):
+Motion in a sample (Bailando's root handling):
 
 * ``joints`` (T, J, 3): joint positions minus the pelvis of the same frame (the pelvis slot is 0);
 * ``root_vel`` (T, 3): ``v_t = p_{t+1} - p_t`` of the pelvis, the last frame repeating ``v_{T-2}``;
@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Literal, Sequence, TypeVar
+from typing import Generic, Literal, Sequence, TypeVar
 
 import lightning.pytorch as pl
 import numpy as np
@@ -49,16 +49,18 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from data import music as music_lib
+from data.camera import CameraTrack
+from data.datasets.aistpp import AISTPP_FPS, AISTPPReader
+from data.datasets.aistpp import SPLITS as AISTPP_SPLITS
+from data.datasets.dcm import DCM_FPS, NUM_BONES, DCMReader, read_motion_json
+from data.datasets.dd100 import DD100_FPS, DD100Reader
+from data.datasets.dd100 import SPLITS as DD100_SPLITS
 from data.errors import InputError, is_int
 from data.fk import convert_rotations
 from data.geometry import heading_angle, root_relative, root_velocity, to_heading_frame
 from data.motion import Motion
 from data.skeleton import get_skeleton
 
-if TYPE_CHECKING:  # the readers are imported where used, so importing this module stays light
-    from data.datasets.aistpp import AISTPPReader
-    from data.datasets.dcm import DCMReader
-    from data.datasets.dd100 import DD100Reader
 
 EvalMode = Literal["windows", "whole"]
 EVAL_MODES = ("windows", "whole")
@@ -247,8 +249,8 @@ class DuetSequence:
 @dataclass
 class CameraSequence:
     name: str
-    camera: np.ndarray
-    """(T, 8) float32 DCM "polar" camera: [d, Px, Py, Pz, rx, ry, rz, fov] (raw VMD values)."""
+    track: CameraTrack
+    """The camera (raw VMD values, float64), cropped to the dance and the song."""
     joints: np.ndarray
     """(T, 60, 3) float32 world positions of the 60 MMD bones, DCM units (MMD units, saba's frame)."""
     music: np.ndarray
@@ -256,7 +258,7 @@ class CameraSequence:
 
     @property
     def num_frames(self) -> int:
-        return int(self.camera.shape[0])
+        return self.track.num_frames
 
 
 # --------------------------------------------------------------------------------------------------
@@ -358,13 +360,14 @@ class DuetDataset(WindowedDataset[DuetSequence]):
 
 
 class CameraDataset(WindowedDataset[CameraSequence]):
-    """Camera samples: ``camera`` (T, 8) DCM polar; ``joints`` (T, 60, 3) absolute world positions
-    in DCM units (the camera's frame and units, as DanceCamera3D feeds them); ``music`` (T, F);
-    ``name``; ``start``."""
+    """Camera samples: ``camera`` (T, 8) DCM polar [d, Px, Py, Pz, rx, ry, rz, fov] (raw VMD values,
+    :attr:`data.camera.CameraTrack.polar`); ``joints`` (T, 60, 3) absolute world positions in DCM
+    units (the camera's frame and units, as DanceCamera3D feeds them); ``music`` (T, F); ``name``;
+    ``start``."""
 
     def sample(self, seq: CameraSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
-        return {"camera": _tensor(seq.camera[start:stop]), "joints": _tensor(seq.joints[start:stop]),
-                "music": _tensor(seq.music[start:stop])}
+        return {"camera": _tensor(seq.track.slice(start, stop).polar.astype(np.float32)),  # (T, 8)
+                "joints": _tensor(seq.joints[start:stop]), "music": _tensor(seq.music[start:stop])}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -443,19 +446,16 @@ def load_camera_sequences(reader: DCMReader, names: Sequence[str], songs: SongFe
     """Load DCM-layout pieces, cropped to the shortest of dance, camera and song.
 
     Joints are read in DCM's own units (not the metres :meth:`DCMReader.load` gives) so they share
-    units and frame with the camera's distance and interest point; ``data.datasets.dcm.dcm_to_metres``
+    units and frame with the camera's distance and interest point; ``data.camera.dcm_to_metres``
     converts.
     """
-    from data.datasets.dcm import read_motion_json
-
     out = []
     for name in names:
         joints = read_motion_json(reader.motion_path(name))  # (T, 60, 3) DCM units
-        camera = reader.load_camera(name).polar  # (T', 8)
+        track = reader.load_camera(name)  # T' frames
         features = songs(reader.audio_path(name))
-        n = min(joints.shape[0], camera.shape[0], features.shape[0])
-        out.append(CameraSequence(name, camera[:n].astype(np.float32), joints[:n].astype(np.float32),
-                                  features[:n]))
+        n = min(joints.shape[0], track.num_frames, features.shape[0])
+        out.append(CameraSequence(name, track.slice(0, n), joints[:n].astype(np.float32), features[:n]))
     return out
 
 
@@ -642,9 +642,7 @@ class SoloDataModule(_WindowedDataModule):
                  train_split: str = "train", val_split: str = "val", test_split: str = "test",
                  batch_size: int = 32, eval_batch_size: int | None = None, num_workers: int = 0,
                  drop_last: bool = False) -> None:
-        from data.datasets.aistpp import AISTPP_FPS, SPLITS
-
-        allowed = (*SPLITS, "all")
+        allowed = (*AISTPP_SPLITS, "all")
         splits = {"train": _check_split(train_split, allowed, "train_split", "AIST++"),
                   "val": _check_split(val_split, allowed, "val_split", "AIST++"),
                   "test": _check_split(test_split, allowed, "test_split", "AIST++")}
@@ -657,8 +655,6 @@ class SoloDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.aistpp import AISTPPReader
-
         return AISTPPReader(self.root, music_dir=self.music_dir)
 
     def _names(self, split: str) -> list[str]:
@@ -706,9 +702,7 @@ class DuetDataModule(_WindowedDataModule):
                  cache_dir: str | None = None, rotations: bool = True, train_split: str = "train",
                  val_split: str = "test", test_split: str = "test", batch_size: int = 32,
                  eval_batch_size: int | None = None, num_workers: int = 0, drop_last: bool = False) -> None:
-        from data.datasets.dd100 import DD100_FPS, SPLITS
-
-        allowed = (*SPLITS, "all")
+        allowed = (*DD100_SPLITS, "all")
         splits = {"train": _check_split(train_split, allowed, "train_split", "DD100"),
                   "val": _check_split(val_split, allowed, "val_split", "DD100"),
                   "test": _check_split(test_split, allowed, "test_split", "DD100")}
@@ -720,8 +714,6 @@ class DuetDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.dd100 import DD100Reader
-
         return DD100Reader(self.root)
 
     def _names(self, split: str) -> list[str]:
@@ -768,8 +760,6 @@ class CameraDataModule(_WindowedDataModule):
                  cache_dir: str | None = None, train_split: str = "train", val_split: str = "val",
                  test_split: str = "test", batch_size: int = 32, eval_batch_size: int | None = None,
                  num_workers: int = 0, drop_last: bool = False) -> None:
-        from data.datasets.dcm import DCM_FPS, NUM_BONES
-
         allowed = ("train", "val", "test", "all")
         splits = {"train": _check_split(train_split, allowed, "train_split", "DCM"),
                   "val": _check_split(val_split, allowed, "val_split", "DCM"),
@@ -781,8 +771,6 @@ class CameraDataModule(_WindowedDataModule):
         self.save_hyperparameters()
 
     def _open_reader(self):
-        from data.datasets.dcm import DCMReader
-
         return DCMReader(self.root)
 
     def _names(self, split: str) -> list[str]:

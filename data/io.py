@@ -108,12 +108,6 @@ class _ChumpyArray:
         self.array = np.asarray(state.get("x"))
 
 
-def _sparse_csc(*args, **kwargs):
-    import scipy.sparse
-
-    return scipy.sparse.csc_matrix(*args, **kwargs)
-
-
 # Every global a dataset or model pickle may name. Anything else is refused.
 _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,

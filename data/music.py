@@ -300,8 +300,8 @@ def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 def _median_filter_axis(S: np.ndarray, axis: int, size: int) -> np.ndarray:
     """``scipy.ndimage.median_filter`` along one axis of a 2-D array, mode ``reflect``.
 
-    scipy only uses its fast running-median code for 1-D input, and the 2-D call librosa makes is
-    ~7x slower. Reflect-padding every row by ``size // 2`` and filtering the flattened array as one
+    scipy only uses its fast running-median code for 1-D input; the 2-D call librosa makes takes the
+    slow general path. Reflect-padding every row by ``size // 2`` and filtering the flattened array as one
     1-D signal gives the same values (a median selects, it does not add), since no window reaches
     past its own row's padding. Rows shorter than the kernel take the 2-D call, where scipy's
     repeated reflection differs from numpy's padding.

@@ -450,8 +450,8 @@ def render_video(motions: Sequence[Motion] | Motion, out: str | os.PathLike,
     duration = n / fps
     try:
         with atomic_output(out) as tmp:
-            # veryfast: ~1.7x the encoding speed of x264's default preset for flat stick figures at
-            # about the same file size; "-t" cuts the song to the video.
+            # veryfast: flat stick figures encode faster than with x264's default preset at about
+            # the same file size; "-t" cuts the song to the video.
             output_params = ["-preset", "veryfast", "-t", f"{duration:.6f}", "-movflags", "+faststart"]
             writer = imageio_ffmpeg.write_frames(
                 str(tmp), (scene.W, scene.H), fps=fps, pix_fmt_out="yuv420p", quality=6,

@@ -89,15 +89,6 @@ def get_skeleton(name: str) -> Skeleton:
                     root_rest=root_rest)
 
 
-def skeleton_for_joint_count(num_joints: int) -> Skeleton:
-    """The shipped skeleton with ``num_joints`` joints (24, 55 or 60)."""
-    for name in SKELETONS:
-        sk = get_skeleton(name)
-        if sk.num_joints == num_joints:
-            return sk
-    raise KeyError(f"no shipped skeleton has {num_joints} joints (smpl24: 24, smplx55: 55, mmd60: 60)")
-
-
 # --------------------------------------------------------------------------------------------------
 # Body-part splits (joint indices). Solo follows Bailando, duet follows Duolando.
 # --------------------------------------------------------------------------------------------------

@@ -1,15 +1,11 @@
-"""Camera metrics (DanceCamera3D): camera FID_k / Div_k, shot FID_s / Div_s, DMR, LCD, visibility.
+"""Camera metrics (DanceCamera3D): camera FID_k / Div_k, shot FID_s / Div_s, DMR, LCD.
 
 The reference reads its json into float32; everything here is float64 (a joint exactly on the frustum
-boundary could flip). Camera geometry is DCM's (saba's ``MMDLookAtCamera``), taken from :mod:`data.datasets.dcm` so there is
-one implementation of it: ``R = R_y(ry) R_z(-rz) R_x(rx)``, ``eye = (Px, Py, -Pz) + |d| R e_z``,
-``right = R e_x``, ``up = R e_y``, ``forward = -R e_z`` (:func:`camera_axes`).
+boundary could flip). The camera's geometry is :mod:`data.camera`'s (DCM's convention, one
+implementation): the functions here take the per-frame eye and axes of
+:meth:`data.camera.CameraTrack.frame` and the visibility masks of :func:`data.camera.visibility_mask`
+(DanceCamera3D's frustum test; ``aspect=None`` is its square frustum).
 
-* **Visibility** (:func:`visibility_mask`): joint j is visible in frame t when, with ``v = joint - eye``,
-  the part of v in the (up, forward) plane is within half the vertical fov of ``forward`` *and* the
-  part in the (right, forward) plane is within half the horizontal fov. The reference uses the
-  vertical fov for both (``aspect=None``: a **square** frustum, ignoring the 16:9 frame); with
-  ``aspect`` the horizontal half-angle is ``atan(aspect · tan(fov/2))``.
 * **FID_k / Div_k** (:func:`camera_kinetic_chunks`): each sequence is cut into non-overlapping
   75-frame chunks (2.5 s at 30 fps; the tail is dropped); each chunk gives a 10-d vector
   ``[E_v, E_a]`` for the eye, forward, up and right vectors and the fov, where ``E_v`` is the mean
@@ -34,59 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.datasets.dcm import MMD_UNIT_M, camera_frame
 from metrics.features import window_acceleration, window_velocity
 
 CAMERA_CHUNK_FRAMES = 75
 CAMERA_FRAME_TIME = 1.0 / 30.0
 SHOT_EPS = 1e-20
-DEFAULT_ASPECT = 16.0 / 9.0
-
-
-def camera_axes(polar: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``eye, right, up, forward`` (N, 3) each from DCM's polar camera (N, 8); eye in MMD units, DCM frame."""
-    p = np.asarray(polar, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 8:
-        raise ValueError(f"polar camera must be (N, 8) [d, Px, Py, Pz, rx, ry, rz, fov], got {p.shape}")
-    return camera_frame(p[:, 0], p[:, 1:4], p[:, 4:7])
-
-
-def eye_metres(eye_mmd: np.ndarray) -> np.ndarray:
-    """DCM eye (MMD units) -> pasdeux metres, the frame the dancer's joints are in."""
-    return np.asarray(eye_mmd, dtype=np.float64) * MMD_UNIT_M
-
-
-def _half_angle_cos(fov_deg: np.ndarray, aspect: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """cos of the vertical and horizontal half-fov angles (T,) each."""
-    half = np.radians(np.asarray(fov_deg, dtype=np.float64)) * 0.5
-    cos_v = np.cos(half)
-    cos_h = cos_v if aspect is None else np.cos(np.arctan(aspect * np.tan(half)))
-    return cos_v, cos_h
-
-
-def visibility_mask(joints: np.ndarray, eye: np.ndarray, right: np.ndarray, up: np.ndarray,
-                    forward: np.ndarray, fov_deg: np.ndarray, aspect: float | None = None) -> np.ndarray:
-    """(T, J) bool: joint inside the camera's frustum. ``aspect=None`` is the reference square test.
-
-    ``joints`` (T, J, 3) and ``eye`` (T, 3) in one frame and unit; axes (T, 3) unit vectors; fov (T,)
-    vertical, degrees.
-    """
-    v = np.asarray(joints, dtype=np.float64) - eye[:, None, :]  # (T, J, 3)
-    along = lambda axis: np.einsum("tjc,tc->tj", v, axis)  # noqa: E731
-    vr, vu = along(right), along(up)  # (T, J) components
-    v_yz = v - vr[..., None] * right[:, None, :]  # v without its horizontal component
-    v_xz = v - vu[..., None] * up[:, None, :]  # v without its vertical component
-    cos_v, cos_h = _half_angle_cos(fov_deg, aspect)
-    # v_yz . forward = v . forward for orthonormal axes; written as the reference does
-    ok_v = np.einsum("tjc,tc->tj", v_yz, forward) >= cos_v[:, None] * np.linalg.norm(v_yz, axis=-1)
-    ok_h = np.einsum("tjc,tc->tj", v_xz, forward) >= cos_h[:, None] * np.linalg.norm(v_xz, axis=-1)
-    return ok_v & ok_h
-
-
-def camera_kinetic_features(eye: np.ndarray, forward: np.ndarray, up: np.ndarray, right: np.ndarray,
-                            fov_deg: np.ndarray, frame_time: float = CAMERA_FRAME_TIME) -> np.ndarray:
-    """The 10-d kinetic vector of one camera chunk (all arrays over the chunk's T frames)."""
-    return camera_kinetic_chunks(eye, forward, up, right, fov_deg, chunk=len(fov_deg), frame_time=frame_time)[0]
 
 
 def camera_kinetic_chunks(eye: np.ndarray, forward: np.ndarray, up: np.ndarray, right: np.ndarray,

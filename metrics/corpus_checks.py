@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.music import features_from_waveform
 from metrics.beat import bailando_bas
 
 MIR_EVAL_MIN_BEAT_TIME = 5.0  # mir_eval.beat.trim_beats: beats before 5 s are ignored by convention
@@ -53,7 +54,7 @@ def beat_f_measure(reference: np.ndarray, estimated: np.ndarray, window: float =
 
 def librosa_beats(audio: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     """librosa's beat tracker with its defaults (hop 512): (beat times s, tempo BPM)."""
-    import librosa
+    import librosa  # heavy (numba): only the corpus checks that run the beat tracker need it
 
     tempo, beats = librosa.beat.beat_track(y=np.asarray(audio, dtype=np.float32), sr=int(sr), units="time")
     return np.asarray(beats, dtype=np.float64), float(np.atleast_1d(tempo)[0])
@@ -73,8 +74,6 @@ def music_song_features(audio: np.ndarray, sr: int, feature_set: str = "bailando
                         channels: slice | None = TIMBRE_CHANNELS) -> np.ndarray:
     """Mean and std over time of (some channels of) a named music-feature set (``data.music``):
     (2 F,) float64. ``channels=None`` keeps them all."""
-    from data.music import features_from_waveform
-
     f = features_from_waveform(audio, sr, fps=60, feature_set=feature_set).features.astype(np.float64)  # (T, F)
     if channels is not None:
         f = f[:, channels]

@@ -2,7 +2,7 @@
 
 The solo metrics (FID_k / FID_g / Div / BAS) of the follower come from :mod:`metrics.features`,
 :mod:`metrics.fid` and :mod:`metrics.beat`, on Duolando's 24-joint reduction of SMPL-X
-(:func:`metrics.features.to_smpl24`). What is specific to two dancers:
+(:func:`data.skeleton.to_smpl24`). What is specific to two dancers:
 
 * **FID_cd / Div_cd** (:func:`cross_distance_features`): per frame, the 10 x 10 Euclidean distances
   between the follower's and the leader's key joints (:data:`DUET_KEY_JOINTS`: pelvis, ankles, feet,
@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from data.contact import CONTACT_MARGIN
+from metrics.beat import bailando_motion_beats, music_centric_score
 
 DUET_KEY_JOINTS = (0, 7, 8, 10, 11, 15, 16, 17, 20, 21)
 """Duolando's key joints for FID_cd: pelvis, ankles, feet, head, shoulders, wrists (SMPL / SMPL-X body)."""
@@ -67,8 +68,6 @@ def cross_distance_features(follower: np.ndarray, leader: np.ndarray,
 def beat_echo_degree(follower: np.ndarray, leader: np.ndarray, *, sigma: float = 3.0,
                      smoothing: float = 5.0) -> float:
     """BED of one duet: how well the follower's motion beats echo the leader's (Bailando's BAS form)."""
-    from metrics.beat import bailando_motion_beats, music_centric_score
-
     return music_centric_score(bailando_motion_beats(leader, smoothing),
                                bailando_motion_beats(follower, smoothing), sigma)
 
@@ -125,7 +124,7 @@ def mesh_contact(verts_a: np.ndarray, verts_b: np.ndarray, margin: float = CONTA
     One k-d tree serves a block of frames: time enters as a fourth coordinate spaced far beyond the
     bodies' extent, so a query only ever finds vertices of its own frame.
     """
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # only with SMPL-X model files: keeps scipy.spatial out of every import
 
     A = np.asarray(verts_a, dtype=np.float64)
     B = np.asarray(verts_b, dtype=np.float64)

@@ -2,8 +2,8 @@
 
 Both feature sets come from the AIST++ API (via fairmotion) and are what Bailando, Duolando and most
 of the field compute FID_k / FID_g and Div_k / Div_g on. The reference code walks frames and joints in
-Python (about 3 s per 1200-frame sequence for the kinetic set); here every feature is a handful of
-array operations over all frames and joints at once. ``bench/bench_metrics.py`` times the two.
+Python, which makes scoring a reference set slow; here every feature is a handful of array operations
+over all frames and joints at once. ``bench/bench_metrics.py`` times the two.
 
 Kinetic features (:func:`kinetic_features`), per joint, joint-major ``[h, v, e]`` (3 per joint):
 

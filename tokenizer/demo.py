@@ -26,7 +26,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
+
+from data.datasets.aistpp import AISTPPReader
+from data.datasets.dd100 import DD100Reader
+from data.geometry import heading_angle, to_heading_frame
+from data.motion import Motion
+from data.render import render_video
+from data.synth.corpus import synth_corpus
+from tokenizer.pretrained import Tokenizer, TranslationTokenizer
+from tokenizer.translation import follower_root
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = {"solo_tokenizer": "configs/quick/solo_tokenizer.yaml",
@@ -86,22 +96,10 @@ def _clip(motion, seconds: float = CLIP_SECONDS):
 
 def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
     """Train the quick tokenizers (unless ``fit`` is false and checkpoints exist) and render the videos."""
-    import torch
-
-    from data.datasets.aistpp import AISTPPReader
-    from data.datasets.dd100 import DD100Reader
-    from data.motion import Motion
-    from data.render import render_video
-    from data.geometry import heading_angle, to_heading_frame
-    from tokenizer.pretrained import Tokenizer, TranslationTokenizer
-    from tokenizer.translation import follower_root
-
     out = Path(out).resolve()
     summary: dict = {}
     corpus = out / "synth"
     if not ((corpus / "aistpp" / "motions").is_dir() and (corpus / "dd100").is_dir()):
-        from data.synth.corpus import synth_corpus
-
         print(f"[tokenizer demo] writing the quick synthetic corpus to {corpus}", flush=True)
         synth_corpus(corpus, preset="quick", seed=0)
 
@@ -160,6 +158,15 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
     (out / "tokenizer_demo.json").write_text(json.dumps(summary, indent=1))
     print(f"[tokenizer demo] {json.dumps(summary)}", flush=True)
     return summary
+
+
+def tokenizer_step(out: Path) -> tuple[dict, str]:
+    """The demo step (see :mod:`demo`): the quick tokenizers trained, and motion rebuilt from their tokens."""
+    tokens = run_tokenizer_demo(out)
+    line = (f"tokenizers trained; from tokens: solo pose MPJPE {tokens['solo_clip']['pose_mpjpe_mm']} mm, "
+            f"duet follower {tokens['duet_clip']['follower']['pose_mpjpe_mm']} mm -> {tokens['solo_video']}, "
+            f"{tokens['duet_video']}")
+    return tokens, line
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ frequency loss (FreqVQ).
 Every function takes ``(B, T, C)`` tensors (time on axis 1, channels last) and returns a scalar.
 
 * :func:`l1_derivatives`: Bailando's ``L1(x̂, x) + vel * L1(Δx̂, Δx) + acc * L1(Δ²x̂, Δ²x)``, as its three
-  parts so each can be logged (``reference/bailando.md`` section 2.2).
+  parts so each can be logged.
 * :func:`focal_frequency_loss`: the focal frequency loss of Jiang et al. 2021 ("Focal Frequency Loss for
   Image Reconstruction and Synthesis"), applied along time instead of over an image: the squared error
   of every temporal frequency is weighted by that error's own magnitude to the power ``alpha``,

@@ -20,8 +20,7 @@ What goes in and comes out (``B`` windows, ``T`` frames, ``J`` joints; dimension
 * the root is not encoded (the pelvis slot is zero): its velocity is *decoded* from the lower
   body's codes, in metres per second (the per-frame velocity times fps), and integrated at decode
   time (Bailando's root branch). ``encode_root_velocity`` puts the velocity into the pelvis slot
-  instead; on the quick corpus it did not reduce the root error (2 s window end: 0.067 m either
-  way, 0.086 m for a zero velocity), so it is off;
+  instead; on the quick corpus it did not reduce the root error, so it is off;
 * rotations are decoded per part as 6D (first two matrix columns, Zhou et al. 2019) and returned as
   axis-angle through Gram-Schmidt (``data.fk``): SMPL pose parameters for export.
 

@@ -29,10 +29,12 @@ from torch import nn
 from data.errors import InputError
 from data.geometry import root_velocity
 from data.motion import Motion
+from data.skeleton import get_skeleton
 from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
 from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
 from training.checkpoint import stage_state
 from training.config import coerce_config
+
 
 def _load(cls: type, path: str | os.PathLike, cache: bool, kind: str, stage: str) -> nn.Module:
     """A new ``cls`` (eval mode) built from the config and weights a ``stage`` checkpoint holds under ``kind``."""
@@ -142,8 +144,6 @@ class Tokenizer(nn.Module):
 
         SMPL's translation is the pelvis minus the skeleton's rest pelvis (``Motion.root``).
         """
-        from data.skeleton import get_skeleton
-
         joints = decoded["joints"].double().numpy()
         rotations = decoded["rotations"].double().numpy() if "rotations" in decoded else None
         root = decoded["root"].double().numpy() - get_skeleton(self.skeleton).root_rest if rotations is not None else None

@@ -1,6 +1,6 @@
 """The relative-translation VQ-VAE: where the follower stands relative to the leader, as tokens.
 
-Duolando (``reference/duolando.md`` section 2.4) tokenises the follower-minus-leader pelvis offset in
+Duolando (Siyao et al., ICLR 2024) tokenises the follower-minus-leader pelvis offset in
 world axes, times 20, with the part VQ-VAE's conv stack at stride 4. That offset changes whenever the
 leader turns, even when the couple's formation does not, so by default pasdeux expresses it in the
 leader's heading frame (x to the leader's left, y up, z where the leader faces; the DataModule's

@@ -1,8 +1,7 @@
 """One body part's VQ-VAE: a dilated 1D-conv encoder, an EMA vector quantiser, and one conv decoder per
 output head (positions, 6D rotations, root velocity).
 
-Layout (Bailando / Duolando's Jukebox-style stack, ``reference/bailando.md`` section 2.2, every size
-in :class:`PartVQVAEConfig`)::
+Layout (Bailando's and Duolando's Jukebox-style stack, every size in :class:`PartVQVAEConfig`)::
 
     x (B, T, C_in) --encoder--> z (B, T/s, D) --quantiser--> q (B, T/s, D), indices (B, T/s)
     q --decoder["pos"]--> (B, T, C_in)    q --decoder["rot"]--> (B, T, 6 J)    q --decoder["root"]--> (B, T, 3)
@@ -14,12 +13,11 @@ in :class:`PartVQVAEConfig`)::
   (``upsample``: ConvTranspose1d(k4, s2, p1) as Bailando, or nearest repeat + Conv1d(k3))] -> Conv1d(k3)
   to the head's channels; no normalisation layers, no output activation (``shared_decoder``: one
   stack for all heads, each head only its own output conv);
-* input standardisation (``normalize``, pasdeux's addition; Bailando section 9 lists it): every input
+* input standardisation (``normalize``, pasdeux's addition; Bailando feeds raw metres): every input
   and target channel is standardised by a mean and std measured on the first training batch and
   then frozen (:class:`Standardizer`, buffers in the state dict). Losses stay in the data's units
-  (metres, m/s, 6D), so the loss weights mean what Bailando's do. On the quick corpus the unnormalised
-  stack sat at the mean-pose error for hundreds of steps (146.6 mm mean-pose baseline on val; after
-  400 single-batch steps 145 mm raw vs 101 mm standardised);
+  (metres, m/s, 6D), so the loss weights mean what Bailando's do; without it the stack spends its
+  first steps learning the mean pose;
 * quantiser: :class:`vector_quantize_pytorch.VectorQuantize` with every default that matters set
   explicitly (EMA decay, k-means init, dead-code threshold, commitment weight, rotation trick, codebook
   sync). Its EMA statistics (``initted``, ``cluster_size``, ``embed_avg``, ``embed``) are module
@@ -51,8 +49,6 @@ from data.errors import is_int, is_non_negative, is_positive_int
 from training.dist import world_size
 from tokenizer.losses import focal_frequency_loss, l1_derivatives, temporal_difference
 
-HEADS = ("pos", "rot", "root")
-"""Decoder heads: positions (the autoencoded input), 6D joint rotations, root velocity."""
 
 # --------------------------------------------------------------------------------------------------
 # Configuration
@@ -61,7 +57,7 @@ HEADS = ("pos", "rot", "root")
 class PartVQVAEConfig:
     """Sizes, quantiser settings and loss weights of one part's VQ-VAE.
 
-    Defaults are Bailando's paper sizes (``reference/bailando.md`` section 8). The channel counts are
+    Defaults are Bailando's paper sizes (its ``sep_vqvae`` config). The channel counts are
     derived by the tokenizer from the part's joints; a YAML sets only the sizes.
     """
 
@@ -107,8 +103,8 @@ class PartVQVAEConfig:
     """Weight of the commitment loss ||z - sg(q)||^2 (mean); the codebook itself learns by EMA."""
     rotation_trick: bool = False
     """Gradients through the quantiser by the rotation trick (Fifty et al. 2024) instead of the
-    straight-through estimator (the library's default is on). Measured on the quick solo config: no
-    cost in a whole training step, but a worse reconstruction (test MPJPE 50.3 vs 45.4 mm)."""
+    straight-through estimator (the library's default is on; off here: it reconstructed worse on the
+    quick solo config, see the README)."""
     vel_weight: float = 1.0
     """Weight of the L1 velocity term (positions and rotations)."""
     acc_weight: float = 1.0
@@ -125,10 +121,8 @@ class PartVQVAEConfig:
     freq_domain: Literal["position", "velocity"] = "velocity"
     """What the focal frequency loss compares: the velocities' spectra (their first difference: the
     spectrum times ~2 pi f, so fast movement is not drowned by the large slow content) or the
-    positions'. Measured on the quick solo config (2000 steps, ``bench/tokenizer_report.py``): on
-    positions it raised the decoded motion's velocity energy above 6 Hz to 18x the truth's (baseline
-    3.9x: added jitter) and the spectrum error from 0.65 to 1.17; on velocities it kept the jitter at
-    the baseline's and moved 1-6 Hz energy towards the truth."""
+    positions'. On positions, as the FFL paper applies it, it adds high-frequency jitter to the
+    decoded motion (the ablation is in the README, re-measured by ``bench/tokenizer_report.py``)."""
 
     def __post_init__(self) -> None:
         if self.in_channels is not None and not is_positive_int(self.in_channels):
@@ -502,5 +496,5 @@ class PartVQVAE(nn.Module):
         return out
 
 
-__all__ = ["HEADS", "PartVQVAEConfig", "ResidualUnit", "DilatedStack",
+__all__ = ["PartVQVAEConfig", "ResidualUnit", "DilatedStack",
            "ConvEncoder", "ConvDecoder", "build_quantizer", "Standardizer", "PartVQVAE"]

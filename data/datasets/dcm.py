@@ -1,4 +1,4 @@
-"""DCM (DanceCamera3D's dance-camera-music dataset): readers, writers, units and the camera convention.
+"""DCM (DanceCamera3D's dance-camera-music dataset): its layout, file readers and writers, the 60 MMD bones.
 
 Layout, as DanceCamera3D's preprocessing leaves it (``DCM_data/``)::
 
@@ -14,19 +14,12 @@ Songs that were not cut into pieces carry no ``_{k}`` (``a28_K.wav``, ``c28.json
 
 Units and axes
 --------------
-DCM's motion positions and the camera's ``camera_eye`` are in MMD units, in saba's right-handed frame:
-MMD's left-handed coordinates with z negated. For a model in its default orientation that frame has
-x to the body's left, y up and z forward, which is pasdeux's convention, so converting to pasdeux
-is a pure scale: **1 MMD unit = 0.08 m** (:data:`MMD_UNIT_M`; MMD's own scale, a 158 cm model is
-about 20 units tall), floor at y = 0, no axis change (:func:`dcm_to_metres`, :func:`metres_to_dcm`).
-The camera's raw VMD values (``Position``, the interest point) are in MMD's left-handed frame, so
-their z is negated on the way in (:func:`mmd_to_dcm`), exactly as DCM does when it computes the eye.
-
-Camera convention (DCM / saba's ``MMDLookAtCamera``; column vectors, right-handed ``R_a``)::
-
-    R       = R_y(ry) . R_z(-rz) . R_x(rx)          roll is about -z
-    eye     = (Px, Py, -Pz) + |d| . R e_z           the sign of d is ignored
-    right   = R e_x,  up = R e_y,  forward = -R e_z  (DCM's camera_x, camera_y, camera_z)
+DCM's motion positions and the camera's ``camera_eye`` are in MMD units, in saba's right-handed frame
+(MMD's left-handed coordinates with z negated), which for a model in its default orientation is
+pasdeux's frame: converting is a pure scale, 1 MMD unit = 0.08 m (:func:`data.camera.dcm_to_metres`).
+The camera's raw VMD values (``Position``, the interest point) are in MMD's left-handed frame. The
+units, the camera convention and the camera type, :class:`data.camera.CameraTrack`, live in
+:mod:`data.camera`; this module reads and writes DCM's files.
 
 The 60 bones (``mmd60`` skeleton, ``data/assets/mmd60_skeleton.json``) are DCM's ``simplify_bones``
 order; :data:`SMPLX_TO_MMD` says where each sits on an SMPL-X body so the synthetic corpus can write
@@ -39,24 +32,22 @@ import functools
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from data.camera import CAMERA_FPS, CameraTrack, dcm_to_metres
 from data.errors import InputError, check_finite
 from data.io import atomic_output
 from data.motion import Motion
 from data.skeleton import get_skeleton
 
-DCM_FPS = 30.0
-MMD_UNIT_M = 0.08
-"""Metres per MMD unit. MMD models are built at about 8 cm per unit (a 158 cm character is ~20 units)."""
+DCM_FPS = CAMERA_FPS  # motion and camera; pasdeux's camera rate is DCM's
 
 NUM_BONES = 60
 _BLOCK = 16  # one column-major 4x4 matrix per bone; translation at offsets 12, 13, 14
-_MMD_TO_DCM = np.array([1.0, 1.0, -1.0])  # MMD left-handed <-> saba/DCM right-handed: negate z
 
 HOW_TO_GET_DCM = ("request DCM through the EULA linked from github.com/Carmenw1203/DanceCamera3D-Official, "
                   "run its preprocessing (sh/data_preprocess.sh), and pass the DCM_data folder that holds "
@@ -67,37 +58,6 @@ SPLIT_FOLDERS = {"train": "Train", "val": "Validation", "test": "Test"}
 _SPLIT_ALIASES = {"train": "train", "val": "val", "validation": "val", "test": "test", "all": "all"}
 SPLIT_JSON = {"train": "train.json", "val": "validation.json", "test": "test.json"}
 MODALITIES = ("Audio", "CameraCentric", "Simplified_MotionGlobalTransform")
-
-
-# --------------------------------------------------------------------------------------------------
-# Units
-# --------------------------------------------------------------------------------------------------
-def dcm_to_metres(points: np.ndarray) -> np.ndarray:
-    """DCM positions (MMD units, saba's right-handed frame) -> pasdeux metres. Shape kept (..., 3)."""
-    return np.asarray(points, dtype=np.float64) * MMD_UNIT_M
-
-
-def metres_to_dcm(points: np.ndarray) -> np.ndarray:
-    """pasdeux metres -> DCM positions (MMD units, saba's frame); inverse of :func:`dcm_to_metres`."""
-    return np.asarray(points, dtype=np.float64) / MMD_UNIT_M
-
-
-def mmd_to_dcm(points: np.ndarray) -> np.ndarray:
-    """Raw MMD / VMD coordinates (left-handed) -> DCM's right-handed frame: z negated. Its own inverse."""
-    return np.asarray(points, dtype=np.float64) * _MMD_TO_DCM
-
-
-dcm_to_mmd = mmd_to_dcm
-
-
-def mmd_to_metres(points: np.ndarray) -> np.ndarray:
-    """Raw MMD / VMD coordinates -> pasdeux metres (z negated, then scaled)."""
-    return dcm_to_metres(mmd_to_dcm(points))
-
-
-def metres_to_mmd(points: np.ndarray) -> np.ndarray:
-    """pasdeux metres -> raw MMD / VMD coordinates, for a VMD writer."""
-    return dcm_to_mmd(metres_to_dcm(points))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,7 +159,7 @@ def smplx_to_mmd_matrix() -> np.ndarray:
 def mmd_joints_from_smplx(joints_smplx55: np.ndarray) -> np.ndarray:
     """SMPL-X joint positions ``(..., 55, 3)`` -> the 60 MMD bone positions ``(..., 60, 3)``.
 
-    Same units and frame in and out (convert with :func:`metres_to_dcm` to write DCM files).
+    Same units and frame in and out (convert with :func:`data.camera.metres_to_dcm` to write DCM files).
     """
     x = np.asarray(joints_smplx55, dtype=np.float64)
     if x.ndim < 2 or x.shape[-2:] != (55, 3):
@@ -224,7 +184,7 @@ def _read_json(path: str | os.PathLike) -> Any:
 def _write_json(obj: Any, path: str | os.PathLike) -> Path:
     with atomic_output(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            # Compact: the per-frame 60x16 transforms make indented files ~3x larger and ~5x slower
+            # Compact: the per-frame 60x16 transforms make indented files much larger and slower
             # to write; any JSON reader (DCM's own included) takes either.
             json.dump(obj, fh, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return Path(path)
@@ -314,126 +274,38 @@ def load_dcm_motion(path: str | os.PathLike) -> Motion:
 
 
 # --------------------------------------------------------------------------------------------------
-# Camera: CameraCentric/c*.json
+# Camera: CameraCentric/c*.json and DanceCamera3D result files
 # --------------------------------------------------------------------------------------------------
-def _rot(axis: int, angle: np.ndarray) -> np.ndarray:
-    """(N,) angles -> (N, 3, 3) right-handed rotations about x (0), y (1) or z (2)."""
-    c, s = np.cos(angle), np.sin(angle)
-    R = np.zeros(angle.shape + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    R[..., axis, axis] = 1.0
-    R[..., i, i] = c
-    R[..., j, j] = c
-    R[..., i, j] = -s
-    R[..., j, i] = s
-    return R
-
-
-def camera_rotation_matrix(rotation: np.ndarray) -> np.ndarray:
-    """(..., 3) VMD camera angles (rx, ry, rz) radians -> (..., 3, 3) ``R_y(ry) R_z(-rz) R_x(rx)``."""
-    r = np.asarray(rotation, dtype=np.float64)
-    return _rot(1, r[..., 1]) @ _rot(2, -r[..., 2]) @ _rot(0, r[..., 0])
-
-
-def camera_frame(distance: np.ndarray, interest: np.ndarray, rotation: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """DCM's eye and axes from raw VMD values.
-
-    Args:
-        distance: (N,) VMD distance (its sign is ignored, as in DCM).
-        interest: (N, 3) VMD interest point, raw MMD (left-handed) coordinates.
-        rotation: (N, 3) VMD angles (rx, ry, rz), radians.
-
-    Returns:
-        ``eye, right, up, forward``, each (N, 3) in DCM's frame (MMD units); ``forward`` is DCM's
-        ``camera_z``, ``up`` its ``camera_y``, ``right`` its ``camera_x``.
-    """
-    R = camera_rotation_matrix(rotation)  # (N, 3, 3)
-    d = np.abs(np.asarray(distance, dtype=np.float64))[..., None]
-    eye = mmd_to_dcm(interest) + d * R[..., :, 2]
-    return eye, R[..., :, 0], R[..., :, 1], -R[..., :, 2]
-
-
-@dataclass
-class CameraTrack:
-    """A per-frame MMD camera: the raw VMD values DCM's "polar" format holds."""
-
-    distance: np.ndarray
-    """(N,) VMD distance (MMD stores it negative; only |d| matters)."""
-    interest: np.ndarray
-    """(N, 3) interest point, raw MMD (left-handed) coordinates, MMD units."""
-    rotation: np.ndarray
-    """(N, 3) angles (rx, ry, rz), radians, unwrapped."""
-    fov: np.ndarray
-    """(N,) vertical field of view, degrees."""
-    fps: float = DCM_FPS
-    name: str = ""
-    extras: dict = field(default_factory=dict)
-    """Anything else the file carried (e.g. the stored ``camera_eye``), kept for checks."""
-
-    def __post_init__(self) -> None:
-        self.distance = np.asarray(self.distance, dtype=np.float64).reshape(-1)
-        N = self.distance.shape[0]
-        self.interest = np.asarray(self.interest, dtype=np.float64)
-        self.rotation = np.asarray(self.rotation, dtype=np.float64)
-        self.fov = np.asarray(self.fov, dtype=np.float64).reshape(-1)
-        if self.interest.shape != (N, 3) or self.rotation.shape != (N, 3) or self.fov.shape != (N,):
-            raise ValueError(f"camera arrays disagree: distance {N}, interest {self.interest.shape}, "
-                             f"rotation {self.rotation.shape}, fov {self.fov.shape}")
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.distance.shape[0])
-
-    @property
-    def polar(self) -> np.ndarray:
-        """(N, 8) DCM's model format: [d, Px, Py, Pz, rx, ry, rz, fov]."""
-        return np.concatenate([self.distance[:, None], self.interest, self.rotation, self.fov[:, None]], 1)
-
-    @classmethod
-    def from_polar(cls, polar: np.ndarray, fps: float = DCM_FPS, name: str = "") -> "CameraTrack":
-        p = np.asarray(polar, dtype=np.float64)
-        if p.ndim != 2 or p.shape[1] != 8:
-            raise ValueError(f"polar camera must be (N, 8), got {p.shape}")
-        return cls(distance=p[:, 0], interest=p[:, 1:4], rotation=p[:, 4:7], fov=p[:, 7], fps=fps, name=name)
-
-    def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``eye, right, up, forward`` (N, 3) each, DCM frame, MMD units (see :func:`camera_frame`)."""
-        return camera_frame(self.distance, self.interest, self.rotation)
-
-    def eye(self, metres: bool = False) -> np.ndarray:
-        """(N, 3) camera position in DCM's frame, MMD units, or pasdeux metres."""
-        eye = self.frame()[0]
-        return dcm_to_metres(eye) if metres else eye
-
-    @property
-    def centric(self) -> np.ndarray:
-        """(N, 7) DCM's "centric" format: [rx, ry, rz, fov, eye_x, eye_y, eye_z]."""
-        return np.concatenate([self.rotation, self.fov[:, None], self.eye()], 1)
-
-    def slice(self, start: int, stop: int) -> "CameraTrack":
-        return CameraTrack(self.distance[start:stop], self.interest[start:stop], self.rotation[start:stop],
-                           self.fov[start:stop], fps=self.fps, name=self.name)
-
-
 _CAMERA_VEC_KEYS = ("camera_eye", "camera_z", "camera_y", "camera_x")
+_POLAR_KEYS = ("Distance", "Position", "Rotation", "Fov")
+_CAMERA_FILES = "give a CameraCentric/c*.json file or a DanceCamera3D result file (camera_eye, camera_x/y/z, Fov)"
 
 
-def read_camera_json(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a DCM CameraCentric file into validated arrays.
+def read_camera_json(path: str | os.PathLike) -> CameraTrack:
+    """Read a camera json into a :class:`data.camera.CameraTrack` (named after the file, 30 fps).
 
-    Returns ``{"FrameTime": int N, "Distance": (N,), "Position": (N, 3), "Rotation": (N, 3) rad,
-    "Fov": (N,) deg}`` plus ``camera_eye``, ``camera_z``, ``camera_y``, ``camera_x`` (N, 3) when the
-    file has them.
+    Two kinds of file are read:
+
+    * a DCM CameraCentric file: ``FrameTime`` N, ``Distance`` (N,), ``Position`` (N, 3), ``Rotation``
+      (N, 3) radians, ``Fov`` (N,) degrees, and optionally ``camera_eye``, ``camera_z``, ``camera_y``,
+      ``camera_x`` (N, 3), which go to the track's ``extras`` (the track's own geometry is computed
+      from the VMD values);
+    * a DanceCamera3D result file, which holds only ``camera_eye``, ``camera_x/y/z`` and ``Fov`` (none
+      of ``Distance``, ``Position``, ``Rotation``): the track is rebuilt from the eye and axes
+      (:meth:`data.camera.CameraTrack.from_frame`; the stored arrays go to ``extras``).
+
+    3-vectors may be ``[x, y, z]`` lists or ``{"x": .., "y": .., "z": ..}`` objects.
     """
     data = _read_json(path)
     if not isinstance(data, dict):
         raise InputError(path, "not a DCM camera file (the top level is not an object)", "check the file")
-    missing = [k for k in ("Distance", "Position", "Rotation", "Fov") if k not in data]
+    if not any(k in data for k in _POLAR_KEYS[:3]) and any(k in data for k in _CAMERA_VEC_KEYS):
+        return _read_result_camera(data, path)
+    missing = [k for k in _POLAR_KEYS if k not in data]
     if missing:
         raise InputError(path, f"no {', '.join(repr(k) for k in missing)}: not a DCM CameraCentric file",
-                         "give a CameraCentric/c*.json file")
-    out: dict[str, Any] = {
+                         _CAMERA_FILES)
+    arrays: dict[str, Any] = {
         "Distance": _numeric(data["Distance"], (None,), path, "Distance"),
         "Position": _vec3_list(data["Position"], path, "Position"),
         "Rotation": _vec3_list(data["Rotation"], path, "Rotation"),
@@ -441,29 +313,48 @@ def read_camera_json(path: str | os.PathLike) -> dict[str, np.ndarray]:
     }
     for key in _CAMERA_VEC_KEYS:
         if key in data:
-            out[key] = _vec3_list(data[key], path, key)
-    lengths = {k: v.shape[0] for k, v in out.items()}
-    N = lengths["Distance"]
-    if N == 0:
-        raise InputError(path, "the camera has no frames", "check the file")
-    if any(n != N for n in lengths.values()):
-        raise InputError(path, f"per-frame arrays disagree in length: {lengths}", "the file is damaged")
+            arrays[key] = _vec3_list(data[key], path, key)
+    N = _check_camera_arrays(arrays, path)
     frame_time = data.get("FrameTime", N)
     if isinstance(frame_time, bool) or not isinstance(frame_time, int) or frame_time != N:
         raise InputError(path, f"'FrameTime' is {frame_time!r} but the arrays hold {N} frames",
                          "the file is damaged")
-    if (out["Fov"] <= 0).any() or (out["Fov"] >= 180).any():
-        raise InputError(path, "'Fov' has values outside (0, 180) degrees", "check the file")
-    out["FrameTime"] = N
-    return out
-
-
-def load_dcm_camera(path: str | os.PathLike) -> CameraTrack:
-    """A CameraCentric file as a :class:`CameraTrack`; the stored eye and axes go to ``extras``."""
-    arrays = read_camera_json(path)
     extras = {k: arrays[k] for k in _CAMERA_VEC_KEYS if k in arrays}
     return CameraTrack(distance=arrays["Distance"], interest=arrays["Position"], rotation=arrays["Rotation"],
-                       fov=arrays["Fov"], name=Path(path).stem, extras=extras)
+                       fov=arrays["Fov"], fps=DCM_FPS, name=Path(path).stem, extras=extras)
+
+
+def _read_result_camera(data: dict, path) -> CameraTrack:
+    """A DanceCamera3D result file (eye, axes and fov only) as a track; see :func:`read_camera_json`."""
+    missing = [k for k in (*_CAMERA_VEC_KEYS, "Fov") if k not in data]
+    if missing:
+        raise InputError(path, f"no {', '.join(repr(k) for k in missing)}: not a DanceCamera3D result camera "
+                               "file", _CAMERA_FILES)
+    arrays = {k: _vec3_list(data[k], path, k) for k in _CAMERA_VEC_KEYS}
+    fov = data["Fov"]
+    if isinstance(fov, list) and fov and isinstance(fov[0], list):  # stored as (N, 1)
+        arrays["Fov"] = _numeric(fov, (None, 1), path, "Fov")[:, 0]
+    else:
+        arrays["Fov"] = _numeric(fov, (None,), path, "Fov")
+    _check_camera_arrays(arrays, path)
+    try:
+        return CameraTrack.from_frame(arrays["camera_eye"], arrays["camera_x"], arrays["camera_y"],
+                                      arrays["camera_z"], arrays["Fov"], fps=DCM_FPS, name=Path(path).stem)
+    except ValueError as e:
+        raise InputError(path, str(e), "store camera_x, camera_y, camera_z as the camera's unit axes") from None
+
+
+def _check_camera_arrays(arrays: dict[str, np.ndarray], path) -> int:
+    """The common frame count N of a camera file's per-frame arrays (N >= 1, fov in (0, 180) degrees)."""
+    lengths = {k: v.shape[0] for k, v in arrays.items()}
+    N = next(iter(lengths.values()))
+    if N == 0:
+        raise InputError(path, "the camera has no frames", "check the file")
+    if any(n != N for n in lengths.values()):
+        raise InputError(path, f"per-frame arrays disagree in length: {lengths}", "the file is damaged")
+    if (arrays["Fov"] <= 0).any() or (arrays["Fov"] >= 180).any():
+        raise InputError(path, "'Fov' has values outside (0, 180) degrees", "check the file")
+    return N
 
 
 def write_camera_json(track: CameraTrack, path: str | os.PathLike) -> Path:
@@ -559,9 +450,6 @@ class DCMReader:
         except (KeyError, AttributeError):
             raise ValueError(f"unknown DCM split {split!r}; use train, val, test or all") from None
 
-    def split_folder(self, split: str) -> Path:
-        return self.data_root / SPLIT_FOLDERS[self._split_name(split)]
-
     def _scan(self, split: str) -> dict[str, DCMPiece]:
         if split in self._index:
             return self._index[split]
@@ -648,7 +536,7 @@ class DCMReader:
         return motion
 
     def load_camera(self, piece_id: str) -> CameraTrack:
-        return load_dcm_camera(self.camera_path(piece_id))
+        return read_camera_json(self.camera_path(piece_id))
 
     def load(self, piece_id: str) -> tuple[Motion, CameraTrack]:
         """Motion and camera of a piece, cropped to the shorter (DCM aligns them on load the same way)."""

@@ -11,9 +11,11 @@ measured on held-out songs.
   per-genre move vocabularies in beat time chained by a genre Markov chain,
   :class:`~data.synth.solo.DanceTruth`;
 * :mod:`data.synth.corpus` -- the orchestration (:func:`~data.synth.corpus.synth_corpus`): writes
-  ``aistpp/`` and calls the DD100 / DCM writers;
-* :mod:`data.synth.checks` -- the measurements that show the corpus is worth having (beat F-measure,
-  BAS own vs control, genre classifiers), used by the tests and ``bench/synth_report.py``.
+  ``aistpp/`` and calls the DD100 / DCM writers.
+
+The measurements that show the corpus is worth having (beat F-measure, BAS own vs control, genre
+classifiers) are metrics, so they live in :mod:`metrics.corpus_checks`, used by the tests and
+``bench/synth_report.py``.
 
 Submodules are imported on use (``from data.synth.music import synth_song``): importing this package
 costs nothing.

@@ -18,15 +18,15 @@ wide shot centres the whole body, a close one the chest).
 
 Units and frames: the dancer's joints are DCM's 60 MMD bones **in DCM units** (MMD units in saba's
 right-handed frame, what :func:`data.datasets.dcm.read_motion_json` returns and
-:func:`data.datasets.dcm.write_motion_json` takes). The camera is a :class:`data.datasets.dcm.CameraTrack`
+:func:`data.datasets.dcm.write_motion_json` takes). The camera is a :class:`data.camera.CameraTrack`
 of raw VMD values: distance negative (as MMD stores it), interest point in MMD's left-handed frame
 (z negated), Euler angles in radians (unwrapped), fov in integer degrees. The geometry (eye and axes)
-is :func:`data.datasets.dcm.camera_frame`, the same convention DCM uses: with ``rz = 0`` the eye sits at
+is :func:`data.camera.camera_frame`, the same convention DCM uses: with ``rz = 0`` the eye sits at
 the interest point plus ``|d| (cos rx sin ry, -sin rx, cos rx cos ry)``, so ``ry`` is the camera's
 azimuth around the dancer (``ry`` equal to the dancer's heading puts the camera in front) and a
 negative ``rx`` raises the camera above the interest point.
 
-Every shot is checked with DanceCamera3D's frustum test (:func:`metrics.camera.visibility_mask`, the
+Every shot is checked with DanceCamera3D's frustum test (:func:`data.camera.visibility_mask`, the
 reference's square frustum): a shot that loses the pelvis (bone 0, 下半身) is re-framed wider, so
 the pelvis-in-view share is close to 1 by construction and is measured, not assumed.
 """
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from data.datasets.dcm import DCM_FPS, CameraTrack, dcm_to_metres, metres_to_dcm, metres_to_mmd
-from metrics.camera import visibility_mask
+from data.camera import CameraTrack, dcm_to_metres, metres_to_dcm, metres_to_mmd, visibility_mask
+from data.datasets.dcm import DCM_FPS
 
 SHOT_KINDS = ("orbit", "dolly", "track", "static")
 PELVIS_BONE = 0  # 下半身
@@ -94,7 +94,7 @@ class CameraTruth:
 
 
 # --------------------------------------------------------------------------------------------------
-# Visibility (DanceCamera3D's frustum test, reused from metrics.camera)
+# Visibility (DanceCamera3D's frustum test, from data.camera)
 # --------------------------------------------------------------------------------------------------
 def bone_visibility(track: CameraTrack, joints_dcm: np.ndarray, aspect: float | None = None) -> np.ndarray:
     """(T, 60) bool: each bone inside the camera's frustum (``aspect=None``: DCM's square test).

@@ -14,7 +14,7 @@
 
 Names follow AIST++: ``g{GEN}_s{BM|FM}_cAll_d{DD}_m{GEN}{d}_ch{CC}``. The music id's digit encodes the
 tempo exactly as in AIST++ (``80 + 10 d`` BPM, House ``110 + 5 d``); each genre takes its digits from
-:attr:`GenreSpec.digits`, so genres have distinct tempo ranges. Each genre has three dancers
+:attr:`data.synth.music.GenreSpec.digits`, so genres have distinct tempo ranges. Each genre has three dancers
 (``d01``..``d30``, a fixed :class:`DancerStyle` each); every dancer dances a song twice: sBM (a basic,
 repeated phrase, a clip of ``basic_duration`` s) and sFM (advanced, the whole song).
 
@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from data.datasets.aistpp import save_aistpp_pkl
 from data.errors import InputError
 from data.io import atomic_output
 from data.synth.music import GENRES, SongTruth, bpm_of, synth_song
@@ -96,9 +97,8 @@ class SynthPreset:
 
 
 PRESETS: dict[str, SynthPreset] = {
-    # well under a minute for all three corpora on 2 cores: 40 songs of 20 s, 81 solo dances, 30 duets.
-    # (With 10 duets, 8 for training, the quick duet tokenizer overfits: held-out MPJPE 203 mm against
-    # 63 mm on its training duets; with 30 it is 117 mm.)
+    # 40 songs of 20 s, 81 solo dances, 30 duets (fewer duets and the quick duet tokenizer overfits
+    # its training duets; the README has the figures).
     "quick": SynthPreset(name="quick", songs_per_genre=4, song_duration=20.0, dancers_per_song=1,
                          basic_duration=12.0, dd100_pairs=30, dd100_duration=20.0, dcm_dances=10,
                          dcm_duration=20.0),
@@ -250,8 +250,6 @@ def write_wav(path: Path, audio: np.ndarray, sr: int) -> Path:
 
 def _song_job(args: tuple[SongPlan, list[SequencePlan], SynthPreset, int, str]) -> dict[str, Any]:
     """Generate and write one song and its dances; returns what the manifest needs (and the audio)."""
-    from data.datasets.aistpp import save_aistpp_pkl
-
     plan, seq_plans, preset, seed, root = args
     root_p = Path(root)
     audio, truth = build_song(plan, preset)

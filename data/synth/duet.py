@@ -54,6 +54,7 @@ from scipy.spatial.transform import Rotation
 from data.contact import capsule_gap
 from data.fk import forward_kinematics
 from data.skeleton import Skeleton, get_skeleton, to_smpl24
+from data.synth.solo import generate_dance
 
 RESPONSES = ("mirror", "canon", "complement")
 FORMATIONS = ("side_by_side", "face_to_face", "circling")
@@ -120,7 +121,7 @@ def symmetrized(skeleton: Skeleton) -> Skeleton:
 # Small rotation helpers (numpy in, numpy out; scipy underneath)
 # --------------------------------------------------------------------------------------------------
 def _rotmat(rotvec: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3). scipy's C code: torch/roma cost ~100x more on 2 busy cores."""
+    """(..., 3) axis-angle -> (..., 3, 3), by scipy's C code (torch/roma's conversion is far slower on busy cores)."""
     r = np.array(rotvec, dtype=np.float64)  # a writable copy: scipy refuses read-only views
     return Rotation.from_rotvec(r.reshape(-1, 3)).as_matrix().reshape(r.shape[:-1] + (3, 3))
 
@@ -190,9 +191,8 @@ def torch_single_thread() -> Iterator[None]:
     """Run torch on one intra-op thread inside the block (the previous count is restored after).
 
     The synthetic corpus does many small batched matmuls (forward kinematics over a few hundred
-    frames): a second thread brings nothing, and when other processes share the two cores torch's
-    spinning threads make each call 3-30x slower (measured: FK of 1800 frames x 55 joints 0.04 s
-    on one thread, 0.15-1.2 s on two under load).
+    frames): a second thread brings nothing, and when other processes share the cores torch's
+    spinning threads slow every call down.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -206,8 +206,8 @@ def smplx_joints(rotations: np.ndarray, transl: np.ndarray, skeleton: str = _SKE
     """(T, J, 3) joint positions of axis-angle ``rotations`` (T, J, 3) and ``transl`` (T, 3).
 
     The same numbers as :func:`data.fk.forward_kinematics_np`, with the axis-angle conversion done by
-    scipy: torch's conversion (through roma) runs its intra-op threads and becomes 10-30x slower on
-    two cores that other processes also use.
+    scipy: torch's conversion (through roma) runs its intra-op threads, which is slow on cores that
+    other processes also use.
     """
     return _fk(rotations, transl, get_skeleton(skeleton))[0]
 
@@ -803,8 +803,6 @@ def generate_duet(truth, rng: np.random.Generator, leader_style, follower_style,
     Returns:
         a :class:`DuetTruth` on the ``smplx55`` skeleton, fingers included.
     """
-    from data.synth.solo import generate_dance
-
     leader_rng, material_rng, plan_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63 - 1, size=3))
     with torch_single_thread():  # the solo generator's FK too (see torch_single_thread)
         leader = generate_dance(truth, leader_rng, leader_style, skeleton=_SKELETON, fps=fps, duration=duration)

@@ -258,12 +258,6 @@ class SongTruth:
         idx = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
         return energies[idx]
 
-    def section_at(self, times: np.ndarray | float) -> np.ndarray:
-        """Index of the section holding each time."""
-        t = np.asarray(times, dtype=np.float64)
-        starts = np.array([s[0] for s in self.sections])
-        return np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
-
     @property
     def beat_period(self) -> float:
         return 60.0 / self.bpm

@@ -45,6 +45,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from data.fk import forward_kinematics_np
+from data.motion import Motion
 from data.skeleton import get_skeleton
 from data.synth.music import GENRES, SongTruth
 
@@ -606,8 +607,6 @@ class DanceTruth:
 
     def to_motion(self, name: str = "", music: str = ""):
         """This dance as a :class:`data.motion.Motion` (joints from :attr:`joints`)."""
-        from data.motion import Motion
-
         return Motion(skeleton=self.skeleton, fps=self.fps, joints=self.joints, rotations=self.rotations,
                       root=self.root, name=name, music=music)
 

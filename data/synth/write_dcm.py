@@ -17,7 +17,7 @@ Song ``i`` is the i-th song given; its genre letter ``G`` (DCM's C, J, K, E) com
 genre (:data:`DCM_GENRE_LETTERS`), so it is audible. The dance is a solo dance on the ``smplx55``
 skeleton at 30 fps (:func:`data.synth.solo.generate_dance`), its joints mapped to the 60 MMD bones
 with :func:`data.datasets.dcm.mmd_joints_from_smplx`, stood on the floor (y = 0) and written in DCM
-units (:func:`data.datasets.dcm.metres_to_dcm`). The camera is :func:`data.synth.camera.generate_camera`.
+units (:func:`data.camera.metres_to_dcm`). The camera is :func:`data.synth.camera.generate_camera`.
 
 As in DCM, songs longer than 35 s are cut into pieces of 17-35 s, here at camera cuts (DCM cut at
 camera keyframes), with inclusive frame ranges that share their boundary frame (``long2short.json``).
@@ -35,10 +35,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from data.camera import metres_to_dcm
 from data.datasets.dcm import (DCM_FPS, GENRES, MODALITIES, SPLIT_FOLDERS, SPLIT_JSON, mmd_joints_from_smplx,
-                               metres_to_dcm, write_camera_json, write_motion_json)
+                               write_camera_json, write_motion_json)
 from data.io import atomic_output
+from data.synth.camera import bone_visibility, generate_camera
 from data.synth.duet import smplx_joints, torch_single_thread
+from data.synth.solo import DancerStyle, generate_dance
 from data.synth.subset import select_songs, truncate_song
 
 DCM_GENRE_LETTERS: dict[str, str] = {
@@ -133,9 +136,6 @@ def dance_and_camera(truth, seed: int):
     Returns ``(dance, joints, camera)``: the :class:`data.synth.solo.DanceTruth` (``smplx55``, 30 fps),
     its (T, 60, 3) MMD bones in DCM units on the floor, and its :class:`data.synth.camera.CameraTruth`.
     """
-    from data.synth.camera import generate_camera
-    from data.synth.solo import DancerStyle, generate_dance
-
     rng = np.random.default_rng(seed)
     with torch_single_thread():  # the solo generator's FK: see data.synth.duet.torch_single_thread
         dance = generate_dance(truth, rng, DancerStyle.sample(rng), skeleton="smplx55", fps=DCM_FPS)
@@ -164,8 +164,6 @@ def write_dcm_corpus(root: Path, songs: list, rng: np.random.Generator, preset) 
         counts and sizes (songs, pieces per split, frames, seconds, bytes) and the camera's
         pelvis-in-view shares over all frames, with DCM's square frustum and with a 16:9 frame.
     """
-    from data.synth.camera import bone_visibility
-
     t_start = time.perf_counter()
     root = Path(root)
     data_root = root / "amc_data_split_by_categories"

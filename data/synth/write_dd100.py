@@ -42,6 +42,8 @@ from scipy.signal import resample_poly
 from data.datasets.dd100 import DD100_FPS, parse_duet_name, split_of
 from data.io import atomic_output
 from data.synth.subset import select_songs, truncate_song
+from data.synth.duet import generate_duet
+from data.synth.solo import DancerStyle
 
 DD100_AUDIO_SR = 24000
 DUET_GENRES: dict[str, str] = {
@@ -163,9 +165,6 @@ def duet_for(truth, choreo_seed: int, performance_seed: int):
     ``choreo_seed``, shared by the takes of a song; the dancers (styles: amplitude, timing, posture)
     from ``performance_seed``, one per take.
     """
-    from data.synth.duet import generate_duet
-    from data.synth.solo import DancerStyle
-
     perf = np.random.default_rng(performance_seed)
     leader_style, follower_style = DancerStyle.sample(perf), DancerStyle.sample(perf)
     return generate_duet(truth, np.random.default_rng(choreo_seed), leader_style, follower_style, fps=DD100_FPS)

@@ -18,8 +18,6 @@ from data.io import load_pickle
 from data.formats import load_motion
 from data.motion import Motion
 from data.skeleton import get_skeleton
-from dataset_fixtures import (OpenPayload, SystemPayload, aistpp_payload, dd100_payload, make_aistpp_root,
-                              write_dd100_npy, write_pickle, write_text)
 
 REPO = Path(__file__).resolve().parents[2]
 SEQ = "gBR_sBM_cAll_d04_mBR0_ch01"
@@ -62,13 +60,13 @@ def test_music_bpm_rejects_unknown():
 # --------------------------------------------------------------------------------------------------
 # One motion file
 # --------------------------------------------------------------------------------------------------
-def test_zero_pose_hand_computed(tmp_path):
+def test_zero_pose_hand_computed(tmp_path, files):
     # Zero rotations: FK puts every joint at its rest position; root = smpl_trans / smpl_scaling.
     s = 95.0
     payload = {"smpl_poses": np.zeros((3, 72), np.float32),
                "smpl_trans": np.tile(np.array([[1.0, 2.0, 3.0]]) * s, (3, 1)).astype(np.float32),
                "smpl_scaling": np.array([s], np.float32), "smpl_loss": 0.5}
-    path = write_pickle(tmp_path / f"{SEQ}.pkl", payload, protocol=2)
+    path = files.write_pickle(tmp_path / f"{SEQ}.pkl", payload, protocol=2)
     m = load_aistpp_motion(path)
     assert (m.skeleton, m.fps, m.music, m.name, m.num_frames) == ("smpl24", 60.0, "mBR0", SEQ, 3)
     np.testing.assert_allclose(m.root, [[1.0, 2.0, 3.0]] * 3, atol=1e-6)
@@ -80,18 +78,18 @@ def test_zero_pose_hand_computed(tmp_path):
     assert m.joints[0, 1, 0] > m.joints[0, 0, 0]
 
 
-def test_scaling_divides_translation(tmp_path):
-    payload = aistpp_payload(n=2)
+def test_scaling_divides_translation(tmp_path, files):
+    payload = files.aistpp_payload(n=2)
     payload["smpl_trans"] = np.array([[100.0, 200.0, -300.0], [50.0, 0.0, 25.0]], np.float32)
     payload["smpl_scaling"] = np.array([100.0], np.float32)
-    m = load_aistpp_motion(write_pickle(tmp_path / "x.pkl", payload))
+    m = load_aistpp_motion(files.write_pickle(tmp_path / "x.pkl", payload))
     np.testing.assert_allclose(m.root, [[1.0, 2.0, -3.0], [0.5, 0.0, 0.25]], atol=1e-7)
     assert m.music == ""  # the name does not parse, so no music id is guessed
 
 
-def test_loaded_joints_equal_fk_of_the_file(tmp_path):
-    payload = aistpp_payload(n=7, seed=3)
-    path = write_pickle(tmp_path / f"{SEQ}.pkl", payload)
+def test_loaded_joints_equal_fk_of_the_file(tmp_path, files):
+    payload = files.aistpp_payload(n=7, seed=3)
+    path = files.write_pickle(tmp_path / f"{SEQ}.pkl", payload)
     m = load_aistpp_motion(path)
     rot = payload["smpl_poses"].astype(np.float64).reshape(7, 24, 3)
     root = payload["smpl_trans"].astype(np.float64) / float(payload["smpl_scaling"][0])
@@ -104,11 +102,11 @@ def test_loaded_joints_equal_fk_of_the_file(tmp_path):
     assert np.abs(m.joints - (get_skeleton("smpl24").rest_joints() + root[:, None])).max() > 0.05
 
 
-def test_poses_stored_as_n_24_3_are_accepted(tmp_path):
-    payload = aistpp_payload(n=3)
+def test_poses_stored_as_n_24_3_are_accepted(tmp_path, files):
+    payload = files.aistpp_payload(n=3)
     flat = payload["smpl_poses"].copy()
     payload["smpl_poses"] = flat.reshape(3, 24, 3)
-    m = load_aistpp_motion(write_pickle(tmp_path / "a.pkl", payload))
+    m = load_aistpp_motion(files.write_pickle(tmp_path / "a.pkl", payload))
     np.testing.assert_allclose(m.rotations.reshape(3, 72), flat, atol=1e-7)
 
 
@@ -162,38 +160,38 @@ def _assert_input_error_names(path: Path, match: str | None = None) -> InputErro
     return info.value
 
 
-def test_pickle_that_runs_a_command_is_refused(tmp_path):
+def test_pickle_that_runs_a_command_is_refused(tmp_path, files):
     marker = tmp_path / "pwned"
-    evil = {"smpl_poses": np.zeros((2, 72)), "smpl_trans": SystemPayload(f"touch '{marker}'"),
+    evil = {"smpl_poses": np.zeros((2, 72)), "smpl_trans": files.SystemPayload(f"touch '{marker}'"),
             "smpl_scaling": np.ones(1)}
-    path = write_pickle(tmp_path / "evil.pkl", evil)
+    path = files.write_pickle(tmp_path / "evil.pkl", evil)
     err = _assert_input_error_names(path, "refus")
     assert "system" in str(err)
     assert not marker.exists()
 
 
-def test_pickle_payload_is_live_and_still_refused(tmp_path):
+def test_pickle_payload_is_live_and_still_refused(tmp_path, files):
     # Control: plain pickle really would run this payload (so the refusal above is meaningful) ...
     control = tmp_path / "control_marker"
-    pickle.loads(pickle.dumps(OpenPayload(str(control)))).close()
+    pickle.loads(pickle.dumps(files.OpenPayload(str(control)))).close()
     assert control.exists()
     # ... and the reader refuses it before anything runs.
     marker = tmp_path / "marker"
-    path = write_pickle(tmp_path / f"{SEQ}.pkl", {"smpl_poses": OpenPayload(str(marker))})
+    path = files.write_pickle(tmp_path / f"{SEQ}.pkl", {"smpl_poses": files.OpenPayload(str(marker))})
     _assert_input_error_names(path, "refus")
     assert not marker.exists()
 
 
-def test_text_file_named_pkl(tmp_path):
-    path = write_text(tmp_path / "notes.pkl", "hello, this is not a pickle\n")
+def test_text_file_named_pkl(tmp_path, files):
+    path = files.write_text(tmp_path / "notes.pkl", "hello, this is not a pickle\n")
     _assert_input_error_names(path, "text file")
 
 
 @pytest.mark.parametrize("drop", ["smpl_poses", "smpl_trans", "smpl_scaling"])
-def test_missing_key(tmp_path, drop):
-    payload = aistpp_payload()
+def test_missing_key(tmp_path, drop, files):
+    payload = files.aistpp_payload()
     del payload[drop]
-    _assert_input_error_names(write_pickle(tmp_path / "m.pkl", payload), drop)
+    _assert_input_error_names(files.write_pickle(tmp_path / "m.pkl", payload), drop)
 
 
 @pytest.mark.parametrize("key, value, match", [
@@ -204,22 +202,22 @@ def test_missing_key(tmp_path, drop):
     ("smpl_scaling", np.array([1.0, 2.0]), "smpl_scaling has shape (2,)"),
     ("smpl_scaling", np.array([0.0]), "positive"),
 ])
-def test_wrong_shapes_and_values(tmp_path, key, value, match):
-    payload = aistpp_payload(n=5)
+def test_wrong_shapes_and_values(tmp_path, key, value, match, files):
+    payload = files.aistpp_payload(n=5)
     payload[key] = value
-    _assert_input_error_names(write_pickle(tmp_path / "m.pkl", payload), match)
+    _assert_input_error_names(files.write_pickle(tmp_path / "m.pkl", payload), match)
 
 
 @pytest.mark.parametrize("key", ["smpl_poses", "smpl_trans"])
-def test_nan_in_motion(tmp_path, key):
-    payload = aistpp_payload(n=5)
+def test_nan_in_motion(tmp_path, key, files):
+    payload = files.aistpp_payload(n=5)
     payload[key] = payload[key].copy()
     payload[key][2, 1] = np.nan
-    _assert_input_error_names(write_pickle(tmp_path / "m.pkl", payload), "NaN")
+    _assert_input_error_names(files.write_pickle(tmp_path / "m.pkl", payload), "NaN")
 
 
-def test_not_a_dict(tmp_path):
-    _assert_input_error_names(write_pickle(tmp_path / "m.pkl", [1, 2, 3]), "list")
+def test_not_a_dict(tmp_path, files):
+    _assert_input_error_names(files.write_pickle(tmp_path / "m.pkl", [1, 2, 3]), "list")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,24 +298,24 @@ def test_split_naming_a_missing_motion(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # Through the CLI: one line on stderr, exit 2, nothing written
 # --------------------------------------------------------------------------------------------------
-def _bad_aistpp(tmp_path: Path, marker: Path) -> Path:
-    return write_pickle(tmp_path / "bad.pkl", {"smpl_poses": SystemPayload(f"touch '{marker}'")})
+def _bad_aistpp(files, tmp_path: Path, marker: Path) -> Path:
+    return files.write_pickle(tmp_path / "bad.pkl", {"smpl_poses": files.SystemPayload(f"touch '{marker}'")})
 
 
-def _bad_text(tmp_path: Path, marker: Path) -> Path:
-    return write_text(tmp_path / "bad.pkl", "just text\n")
+def _bad_text(files, tmp_path: Path, marker: Path) -> Path:
+    return files.write_text(tmp_path / "bad.pkl", "just text\n")
 
 
-def _bad_dd100(tmp_path: Path, marker: Path) -> Path:
-    payload = dd100_payload()
-    payload["transl"] = OpenPayload(str(marker))
-    return write_dd100_npy(tmp_path / "bad.npy", payload)
+def _bad_dd100(files, tmp_path: Path, marker: Path) -> Path:
+    payload = files.dd100_payload()
+    payload["transl"] = files.OpenPayload(str(marker))
+    return files.write_dd100_npy(tmp_path / "bad.npy", payload)
 
 
 @pytest.mark.parametrize("make_bad", [_bad_aistpp, _bad_text, _bad_dd100])
-def test_cli_convert_bad_input(tmp_path, make_bad):
+def test_cli_convert_bad_input(tmp_path, make_bad, files):
     marker = tmp_path / "marker"
-    bad = make_bad(tmp_path, marker)
+    bad = make_bad(files, tmp_path, marker)
     out = tmp_path / "out" / "x.npz"
     proc = subprocess.run([sys.executable, "cli.py", "convert", str(bad), "--to", "npz", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -329,8 +327,8 @@ def test_cli_convert_bad_input(tmp_path, make_bad):
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
-def test_cli_convert_good_pkl(tmp_path):
-    src = write_pickle(tmp_path / f"{SEQ}.pkl", aistpp_payload(n=3))
+def test_cli_convert_good_pkl(tmp_path, files):
+    src = files.write_pickle(tmp_path / f"{SEQ}.pkl", files.aistpp_payload(n=3))
     out = tmp_path / "x.npz"
     proc = subprocess.run([sys.executable, "cli.py", "convert", str(src), "--to", "npz", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)

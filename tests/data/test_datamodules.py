@@ -17,14 +17,12 @@ from data import datamodules as dmod
 from data import music
 from data.datamodules import (CameraDataModule, DancerArrays, DuetDataModule, DuetDataset, LoaderConfig,
                               MusicConfig, SoloDataModule, WindowConfig, build_window_index, window_starts)
-from data.geometry import (absolute_joints, heading_angle, integrate_root_velocity, root_relative, root_velocity,
-                           rotate_about_y, to_heading_frame)
 from data.datasets.aistpp import AISTPPReader
 from data.datasets.dcm import DCMReader
 from data.errors import InputError
+from data.geometry import heading_angle, rotate_about_y, to_heading_frame
 from data.fk import convert_rotations
 from data.skeleton import get_skeleton
-from dataset_fixtures import (dd100_payload, make_dcm_piece, write_dd100_npy, write_pickle, write_text)
 
 AUDIO_SR = 22050  # not fps * 512: every song is resampled on load, as real files are
 SONG_S = 6.0  # 6 s -> 1 + 6 * 30720 // 512 = 361 feature rows at 60 fps
@@ -83,7 +81,7 @@ def jump_clicks(n: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict[str, Path]:
+def corpus(tmp_path_factory, files) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("corpus")
     # AIST++
     a = base / "aistpp"
@@ -94,16 +92,16 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     everything = {**SOLO_TRAIN, SOLO_IGNORED: 120, **SOLO_VAL, **SOLO_TEST}
     for i, (name, n) in enumerate(everything.items()):
         payload = aistpp_motion(n, seed=i, jump_frames=jump_clicks(n) if name == JUMP else None)
-        write_pickle(a / "motions" / f"{name}.pkl", payload, protocol=2)
-    write_text(a / "splits" / "crossmodal_train.txt", "\n".join([*SOLO_TRAIN, SOLO_IGNORED]) + "\n")
-    write_text(a / "splits" / "crossmodal_val.txt", "\n".join(SOLO_VAL) + "\n")
-    write_text(a / "splits" / "crossmodal_test.txt", "\n".join(SOLO_TEST))
-    write_text(a / "ignore_list.txt", SOLO_IGNORED + "\n")
+        files.write_pickle(a / "motions" / f"{name}.pkl", payload, protocol=2)
+    files.write_text(a / "splits" / "crossmodal_train.txt", "\n".join([*SOLO_TRAIN, SOLO_IGNORED]) + "\n")
+    files.write_text(a / "splits" / "crossmodal_val.txt", "\n".join(SOLO_VAL) + "\n")
+    files.write_text(a / "splits" / "crossmodal_test.txt", "\n".join(SOLO_TEST))
+    files.write_text(a / "ignore_list.txt", SOLO_IGNORED + "\n")
     # DD100: the leader stands 1 m along x from the follower
     d = base / "dd100"
     for i, (name, (n_leader, n_follower)) in enumerate(DUETS.items()):
-        write_dd100_npy(d / "motion" / "smplx" / "all" / f"{name}_01.npy", dd100_payload(n_leader, seed=2 * i, x=1.0))
-        write_dd100_npy(d / "motion" / "smplx" / "all" / f"{name}_00.npy", dd100_payload(n_follower, seed=2 * i + 1))
+        files.write_dd100_npy(d / "motion" / "smplx" / "all" / f"{name}_01.npy", files.dd100_payload(n_leader, seed=2 * i, x=1.0))
+        files.write_dd100_npy(d / "motion" / "smplx" / "all" / f"{name}_00.npy", files.dd100_payload(n_follower, seed=2 * i + 1))
         (d / "music" / "mp3" / "all").mkdir(parents=True, exist_ok=True)
         sf.write(d / "music" / "mp3" / "all" / f"{name}.wav", click_track(DUET_SONG_S, 100 + 10 * i, seed=i),
                  AUDIO_SR)
@@ -111,7 +109,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     c = base / "dcm"
     for i, (split, pid, genre, frames, cam_frames) in enumerate(DCM_PIECES):
         folder = c / "amc_data_split_by_categories" / split
-        make_dcm_piece(folder, pid, genre, frames, camera_frames=cam_frames)
+        files.make_dcm_piece(folder, pid, genre, frames, camera_frames=cam_frames)
         # the fixture helper writes a placeholder wav; replace it with a real song
         sf.write(folder / "Audio" / f"a{pid}_{genre}.wav", click_track(DCM_SONG_S, 110 + 7 * i, seed=i), AUDIO_SR)
     return {"aistpp": a, "dd100": d, "dcm": c, "cache": base / "feature-cache"}
@@ -153,38 +151,8 @@ def test_window_starts_hand_counts():
 
 
 # --------------------------------------------------------------------------------------------------
-# Root handling
+# The duet's heading frame
 # --------------------------------------------------------------------------------------------------
-def test_root_relative_velocity_round_trip_is_exact():
-    # Dyadic values (k / 1024, |k| < 2**14): every sum and difference is exact in float32, so the
-    # inverse must reproduce the joints bit for bit.
-    g = torch.Generator().manual_seed(0)
-    joints = torch.randint(-4096, 4096, (3, 50, 24, 3), generator=g).float() / 1024  # (B, T, J, 3)
-    rel, root = root_relative(joints)
-    assert torch.equal(rel[..., 0, :], torch.zeros(3, 50, 3))  # the pelvis slot holds zeros
-    vel = root_velocity(root)
-    assert torch.equal(vel[:, :-1], root[:, 1:] - root[:, :-1])
-    assert torch.equal(vel[:, -1], vel[:, -2])  # Bailando: the last frame repeats
-    assert torch.equal(absolute_joints(rel, vel, root[:, 0]), joints)
-    assert torch.equal(integrate_root_velocity(vel, root[:, 0]), root)
-    # The last velocity is never used by the inverse.
-    vel2 = vel.clone()
-    vel2[:, -1] = 123.0
-    assert torch.equal(absolute_joints(rel, vel2, root[:, 0]), joints)
-
-
-def test_round_trip_on_float32_motion_and_one_frame():
-    g = torch.Generator().manual_seed(1)
-    joints = torch.cumsum(torch.randn(240, 24, 3, generator=g) * 0.02, 0) + 3.0  # metres, drifting
-    rel, root = root_relative(joints)
-    back = absolute_joints(rel, root_velocity(root), root[0])
-    torch.testing.assert_close(back, joints, rtol=0, atol=2e-6)
-    one = joints[:1]
-    r1, p1 = root_relative(one)
-    assert torch.equal(root_velocity(p1), torch.zeros(1, 3))
-    assert torch.equal(absolute_joints(r1, root_velocity(p1), p1[0]), one)
-
-
 def test_heading_frame_of_a_turned_leader():
     sk = get_skeleton("smplx55")
     rest = torch.tensor(sk.rest_joints(), dtype=torch.float32)  # (55, 3), faces +z

@@ -1,4 +1,5 @@
-"""DCM: the mmd60 skeleton, SMPL-X -> MMD mapping, motion/camera JSON, the camera convention, layout."""
+"""DCM: the mmd60 skeleton, SMPL-X -> MMD mapping, motion/camera JSON, layout (units and the camera
+convention: tests/data/test_camera.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.datasets.dcm import (MMD_BONES, MMD_UNIT_M, SMPLX_TO_MMD, CameraTrack, DCMReader, camera_frame,
-                               dcm_to_metres, load_dcm_camera, load_dcm_motion, metres_to_dcm, metres_to_mmd,
-                               mmd_joints_from_smplx, mmd_to_metres, read_camera_json, read_motion_json,
-                               write_camera_json, write_motion_json)
+from data.camera import CameraTrack
+from data.datasets.dcm import (MMD_BONES, SMPLX_TO_MMD, DCMReader, load_dcm_motion, mmd_joints_from_smplx,
+                               read_camera_json, read_motion_json, write_camera_json, write_motion_json)
 from data.errors import InputError
 from data.skeleton import ASSETS, get_skeleton
-from dataset_fixtures import dcm_transform_records, make_dcm_piece, write_json, write_text
 
 SMPLX = get_skeleton("smplx55")
 
@@ -99,17 +98,6 @@ def test_mapping_on_a_t_pose():
 
 
 # --------------------------------------------------------------------------------------------------
-# Units
-# --------------------------------------------------------------------------------------------------
-def test_unit_conversions():
-    assert MMD_UNIT_M == 0.08
-    np.testing.assert_allclose(dcm_to_metres([12.5, 25.0, -12.5]), [1.0, 2.0, -1.0])
-    np.testing.assert_allclose(metres_to_dcm(dcm_to_metres([1.0, 2.0, 3.0])), [1.0, 2.0, 3.0])
-    np.testing.assert_allclose(mmd_to_metres([1.0, 2.0, 3.0]), [0.08, 0.16, -0.24])  # MMD is left-handed
-    np.testing.assert_allclose(metres_to_mmd([0.08, 0.16, -0.24]), [1.0, 2.0, 3.0])
-
-
-# --------------------------------------------------------------------------------------------------
 # Motion JSON
 # --------------------------------------------------------------------------------------------------
 def _positions(T: int) -> np.ndarray:
@@ -117,10 +105,10 @@ def _positions(T: int) -> np.ndarray:
     return np.stack([np.stack([b, np.full(60, 10.0 + f), -b / 2], axis=1) for f in range(T)])  # (T, 60, 3)
 
 
-def test_hand_made_two_frame_motion(tmp_path):
+def test_hand_made_two_frame_motion(tmp_path, files):
     pos = _positions(2)
-    records = dcm_transform_records(pos)[::-1]  # stored out of order: FrameTime decides
-    path = write_json(tmp_path / "m3_1_gt.json", {"BoneKeyFrameNumber": 2, "BoneKeyFrameTransformRecord": records})
+    records = files.dcm_transform_records(pos)[::-1]  # stored out of order: FrameTime decides
+    path = files.write_json(tmp_path / "m3_1_gt.json", {"BoneKeyFrameNumber": 2, "BoneKeyFrameTransformRecord": records})
     got = read_motion_json(path)
     assert got.shape == (2, 60, 3)
     np.testing.assert_array_equal(got, pos)
@@ -130,10 +118,10 @@ def test_hand_made_two_frame_motion(tmp_path):
     np.testing.assert_allclose(m.joints[1, 7], [0.56, 0.88, -0.28])  # x 0.08 m per unit
 
 
-def test_frame_count_comes_from_bone_key_frame_number(tmp_path):
+def test_frame_count_comes_from_bone_key_frame_number(tmp_path, files):
     pos = _positions(3)
-    path = write_json(tmp_path / "m.json", {"BoneKeyFrameNumber": 2,
-                                            "BoneKeyFrameTransformRecord": dcm_transform_records(pos)})
+    path = files.write_json(tmp_path / "m.json", {"BoneKeyFrameNumber": 2,
+                                            "BoneKeyFrameTransformRecord": files.dcm_transform_records(pos)})
     np.testing.assert_array_equal(read_motion_json(path), pos[:2])
 
 
@@ -158,56 +146,19 @@ def test_motion_writer_round_trip(tmp_path):
     ({"BoneKeyFrameNumber": 1, "BoneKeyFrameTransformRecord": [{"Transform": ["x"] * 960}]}, "numeric"),
     ([1, 2, 3], "not a DCM motion"),
 ])
-def test_bad_motion_files(tmp_path, data, match):
+def test_bad_motion_files(tmp_path, data, match, files):
     if isinstance(data, dict) and data.get("BoneKeyFrameTransformRecord") == "R2":
-        data["BoneKeyFrameTransformRecord"] = dcm_transform_records(_positions(2))
-    path = write_json(tmp_path / "m9_gt.json", data)
+        data["BoneKeyFrameTransformRecord"] = files.dcm_transform_records(_positions(2))
+    path = files.write_json(tmp_path / "m9_gt.json", data)
     with pytest.raises(InputError) as info:
         read_motion_json(path)
     assert str(path) in str(info.value) and match in str(info.value), str(info.value)
 
 
-def test_motion_not_json(tmp_path):
-    path = write_text(tmp_path / "m9_gt.json", "BoneKeyFrameNumber = 3\n")
+def test_motion_not_json(tmp_path, files):
+    path = files.write_text(tmp_path / "m9_gt.json", "BoneKeyFrameNumber = 3\n")
     with pytest.raises(InputError, match="not valid JSON"):
         load_dcm_motion(path)
-
-
-# --------------------------------------------------------------------------------------------------
-# The camera convention
-# --------------------------------------------------------------------------------------------------
-def test_camera_convention_hand_computed():
-    # 1) yaw 90 deg: R = R_y(90), R e_z = (1, 0, 0). Interest (1, 2, 3) in MMD -> (1, 2, -3) in DCM's frame.
-    eye, right, up, forward = camera_frame(np.array([-10.0]), np.array([[1.0, 2.0, 3.0]]),
-                                           np.array([[0.0, pi / 2, 0.0]]))
-    np.testing.assert_allclose(eye, [[11.0, 2.0, -3.0]], atol=1e-12)
-    np.testing.assert_allclose(forward, [[-1.0, 0.0, 0.0]], atol=1e-12)
-    np.testing.assert_allclose(up, [[0.0, 1.0, 0.0]], atol=1e-12)
-    np.testing.assert_allclose(right, [[0.0, 0.0, -1.0]], atol=1e-12)
-
-    # 2) rx = rz = 90 deg: R = R_z(-90) R_x(90). R_x(90) e_z = (0, -1, 0); R_z(-90) (0, -1, 0) = (-1, 0, 0).
-    #    The other order (R_x R_z) would give R e_z = (0, -1, 0), so this pins the order down.
-    eye, right, up, forward = camera_frame(np.array([5.0]), np.zeros((1, 3)), np.array([[pi / 2, 0.0, pi / 2]]))
-    np.testing.assert_allclose(eye, [[-5.0, 0.0, 0.0]], atol=1e-12)  # |d|: the sign of d is ignored
-    np.testing.assert_allclose(forward, [[1.0, 0.0, 0.0]], atol=1e-12)
-    np.testing.assert_allclose(up, [[0.0, 0.0, 1.0]], atol=1e-12)  # R_x(90) e_y = e_z, kept by R_z
-    np.testing.assert_allclose(right, [[0.0, -1.0, 0.0]], atol=1e-12)  # R_z(-90) e_x = -e_y
-
-    # 3) MMD's default camera: interest (0, 10, 0), distance -45, no rotation: 45 units in front of
-    #    the model (+z in DCM's frame), looking back along -z at it.
-    eye, _, up, forward = camera_frame(np.array([-45.0]), np.array([[0.0, 10.0, 0.0]]), np.zeros((1, 3)))
-    np.testing.assert_allclose(eye, [[0.0, 10.0, 45.0]], atol=1e-12)
-    np.testing.assert_allclose(forward, [[0.0, 0.0, -1.0]], atol=1e-12)
-
-
-def test_camera_looks_at_its_interest_point():
-    rng = np.random.default_rng(1)
-    n = 50
-    d, P, r = -rng.random(n) * 50, rng.normal(size=(n, 3)) * 10, rng.normal(size=(n, 3)) * 2
-    eye, right, up, forward = camera_frame(d, P, r)
-    np.testing.assert_allclose(eye + np.abs(d)[:, None] * forward, P * [1, 1, -1], atol=1e-9)
-    np.testing.assert_allclose(np.cross(right, up), -forward, atol=1e-12)  # right-handed, looking down -z
-    np.testing.assert_allclose(np.linalg.norm(up, axis=1), 1.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -226,15 +177,12 @@ CAMERA_2 = {
 }
 
 
-def test_hand_made_camera_file(tmp_path):
-    path = write_json(tmp_path / "c3_1.json", CAMERA_2)
-    arrays = read_camera_json(path)
-    assert arrays["FrameTime"] == 2
-    assert arrays["Position"].shape == (2, 3) and arrays["Fov"].tolist() == [30.0, 45.5]
-    np.testing.assert_array_equal(arrays["camera_eye"], CAMERA_2["camera_eye"])
-
-    cam = load_dcm_camera(path)
+def test_hand_made_camera_file(tmp_path, files):
+    path = files.write_json(tmp_path / "c3_1.json", CAMERA_2)
+    cam = read_camera_json(path)
     assert cam.num_frames == 2 and cam.fps == 30.0 and cam.name == "c3_1"
+    assert cam.interest.shape == (2, 3) and cam.fov.tolist() == [30.0, 45.5]
+    np.testing.assert_array_equal(cam.extras["camera_eye"], CAMERA_2["camera_eye"])
     np.testing.assert_allclose(cam.polar, [[-10.0, 1.0, 2.0, 3.0, 0.0, pi / 2, 0.0, 30.0],
                                            [-20.0, 0.0, 10.0, 0.0, 0.0, 0.0, 0.0, 45.5]])
     np.testing.assert_allclose(cam.eye(), CAMERA_2["camera_eye"], atol=1e-12)  # our convention = the file's
@@ -250,10 +198,10 @@ def test_hand_made_camera_file(tmp_path):
     np.testing.assert_array_equal(back.polar, cam.polar)
 
 
-def test_camera_keyframe_style_vectors(tmp_path):
+def test_camera_keyframe_style_vectors(tmp_path, files):
     data = {k: CAMERA_2[k] for k in ("FrameTime", "Distance", "Rotation", "Fov")}
     data["Position"] = [{"x": 1.0, "y": 2.0, "z": 3.0}, {"x": 0.0, "y": 10.0, "z": 0.0}]
-    np.testing.assert_array_equal(read_camera_json(write_json(tmp_path / "c.json", data))["Position"],
+    np.testing.assert_array_equal(read_camera_json(files.write_json(tmp_path / "c.json", data)).interest,
                                   CAMERA_2["Position"])
 
 
@@ -261,7 +209,7 @@ def test_camera_writer_round_trip(tmp_path):
     cam = CameraTrack.from_polar(np.array([[-30.0, 1.0, 12.0, -4.0, 0.1, 0.7, -0.2, 25.0],
                                            [-31.0, 1.5, 11.0, -3.0, 0.2, 0.8, 0.3, 26.0]]))
     path = write_camera_json(cam, tmp_path / "c0.json")
-    back = load_dcm_camera(path)
+    back = read_camera_json(path)
     np.testing.assert_allclose(back.polar, cam.polar)
     np.testing.assert_allclose(back.extras["camera_eye"], cam.eye())
     assert json.loads(path.read_text())["FrameTime"] == 2
@@ -290,35 +238,66 @@ def _broken(**changes) -> dict:
              camera_y=None, camera_z=None), "shape"),
     ([CAMERA_2], "not a DCM camera"),
 ])
-def test_bad_camera_files(tmp_path, data, match):
-    path = write_json(tmp_path / "c1.json", data)
+def test_bad_camera_files(tmp_path, data, match, files):
+    path = files.write_json(tmp_path / "c1.json", data)
     with pytest.raises(InputError) as info:
-        load_dcm_camera(path)
+        read_camera_json(path)
+    assert str(path) in str(info.value) and match in str(info.value), str(info.value)
+
+
+def _result_file(**changes) -> dict:
+    """A DanceCamera3D result file: the eye, the axes and the fov of CAMERA_2, nothing else."""
+    data = {k: CAMERA_2[k] for k in ("camera_eye", "camera_x", "camera_y", "camera_z", "Fov")}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize("fov", [CAMERA_2["Fov"], [[f] for f in CAMERA_2["Fov"]]], ids=["(N,)", "(N, 1)"])
+def test_result_camera_file(tmp_path, fov, files):
+    cam = read_camera_json(files.write_json(tmp_path / "c3_1.json", _result_file(Fov=fov)))
+    assert cam.num_frames == 2 and cam.fps == 30.0 and cam.name == "c3_1"
+    assert cam.fov.tolist() == CAMERA_2["Fov"]
+    for got, key in zip(cam.frame(), ("camera_eye", "camera_x", "camera_y", "camera_z")):
+        np.testing.assert_allclose(got, CAMERA_2[key], atol=1e-12)
+        np.testing.assert_array_equal(cam.extras[key], CAMERA_2[key])
+
+
+@pytest.mark.parametrize("data, match", [
+    (_result_file(camera_x=None), "no 'camera_x': not a DanceCamera3D result camera file"),
+    (_result_file(camera_x=[[0.0, 0.0, -2.0], [1.0, 0.0, 0.0]]), "not a right-handed orthonormal frame"),
+    (_result_file(Fov=[30.0]), "disagree"),
+    (_result_file(Fov=[[30.0, 1.0], [45.5, 1.0]]), "'Fov' has shape (2, 2)"),
+    (_result_file(camera_eye=[[0.0, float("inf"), 0.0], [0.0, 0.0, 0.0]]), "NaN/infinite"),
+])
+def test_bad_result_camera_files(tmp_path, data, match, files):
+    path = files.write_json(tmp_path / "c1.json", data)
+    with pytest.raises(InputError) as info:
+        read_camera_json(path)
     assert str(path) in str(info.value) and match in str(info.value), str(info.value)
 
 
 # --------------------------------------------------------------------------------------------------
 # The dataset layout
 # --------------------------------------------------------------------------------------------------
-def _dcm_root(tmp_path: Path) -> Path:
+def _dcm_root(files, tmp_path: Path) -> Path:
     root = tmp_path / "DCM_data"
     data = root / "amc_data_split_by_categories"
-    make_dcm_piece(data / "Train", "66_0", "C", frames=3, camera_frames=2)
-    make_dcm_piece(data / "Train", "66_1", "C", frames=2)
-    make_dcm_piece(data / "Train", "28", "K", frames=2)  # a song that was not cut
-    make_dcm_piece(data / "Validation", "5_2", "C", frames=2)
-    make_dcm_piece(data / "Test", "9_1", "K", frames=2)
-    make_dcm_piece(data / "Test", "9_0", "K", frames=2, motion=False)  # incomplete
-    make_dcm_piece(data / "Test", "10_3", None, frames=2)  # no audio
-    write_json(root / "split" / "train.json", ["C_66_0", "C_66_1", "K_28"])
-    write_json(root / "split" / "validation.json", ["C_5_2"])
-    write_json(root / "split" / "music_categories.json", {"Chinese": [5, 66], "Korean": [9, 10, 28]})
-    write_json(root / "split" / "long2short.json", {"66": [[0, 2], [2, 3]], "28": []})
+    files.make_dcm_piece(data / "Train", "66_0", "C", frames=3, camera_frames=2)
+    files.make_dcm_piece(data / "Train", "66_1", "C", frames=2)
+    files.make_dcm_piece(data / "Train", "28", "K", frames=2)  # a song that was not cut
+    files.make_dcm_piece(data / "Validation", "5_2", "C", frames=2)
+    files.make_dcm_piece(data / "Test", "9_1", "K", frames=2)
+    files.make_dcm_piece(data / "Test", "9_0", "K", frames=2, motion=False)  # incomplete
+    files.make_dcm_piece(data / "Test", "10_3", None, frames=2)  # no audio
+    files.write_json(root / "split" / "train.json", ["C_66_0", "C_66_1", "K_28"])
+    files.write_json(root / "split" / "validation.json", ["C_5_2"])
+    files.write_json(root / "split" / "music_categories.json", {"Chinese": [5, 66], "Korean": [9, 10, 28]})
+    files.write_json(root / "split" / "long2short.json", {"66": [[0, 2], [2, 3]], "28": []})
     return root
 
 
-def test_dataset_listing(tmp_path):
-    ds = DCMReader(_dcm_root(tmp_path))
+def test_dataset_listing(tmp_path, files):
+    ds = DCMReader(_dcm_root(files, tmp_path))
     assert ds.sequences("train") == ["28", "66_0", "66_1"]  # by song, then piece
     assert ds.sequences("val") == ["5_2"] and ds.sequences("validation") == ["5_2"]
     assert ds.sequences("test") == ["9_1", "10_3"]
@@ -333,8 +312,8 @@ def test_dataset_listing(tmp_path):
         ds.piece("9_0")
 
 
-def test_dataset_files_and_loading(tmp_path):
-    root = _dcm_root(tmp_path)
+def test_dataset_files_and_loading(tmp_path, files):
+    root = _dcm_root(files, tmp_path)
     ds = DCMReader(root)
     split = root / "amc_data_split_by_categories"
     assert ds.audio_path("66_0") == split / "Train" / "Audio" / "a66_0_C.wav"
@@ -351,24 +330,24 @@ def test_dataset_files_and_loading(tmp_path):
     assert ds.load_motion("66_0").num_frames == 3
 
 
-def test_split_metadata(tmp_path):
-    root = _dcm_root(tmp_path)
+def test_split_metadata(tmp_path, files):
+    root = _dcm_root(files, tmp_path)
     ds = DCMReader(root)
     assert ds.split_keys("train") == ["C_66_0", "C_66_1", "K_28"]
     assert ds.split_keys("val") == ["C_5_2"]
     assert ds.split_keys("test") is None  # absent: tolerated
     assert ds.music_categories() == {"Chinese": [5, 66], "Korean": [9, 10, 28]}
     assert ds.long2short() == {66: [(0, 2), (2, 3)], 28: []}
-    write_json(root / "split" / "test.json", {"C_1": 1})
+    files.write_json(root / "split" / "test.json", {"C_1": 1})
     with pytest.raises(InputError, match="test.json"):
         ds.split_keys("test")
-    write_json(root / "split" / "test.json", ["C_1", "66_0"])
+    files.write_json(root / "split" / "test.json", ["C_1", "66_0"])
     with pytest.raises(InputError, match="test.json"):
         ds.split_keys("test")
 
 
-def test_dataset_roots(tmp_path):
-    root = _dcm_root(tmp_path)
+def test_dataset_roots(tmp_path, files):
+    root = _dcm_root(files, tmp_path)
     inner = DCMReader(root / "amc_data_split_by_categories")  # the inner folder works too
     assert inner.sequences("val") == ["5_2"] and inner.split_keys("val") == ["C_5_2"]
     with pytest.raises(InputError) as info:

@@ -12,15 +12,14 @@ from data.errors import InputError
 from data.formats import load_motion
 from data.motion import Motion
 from data.skeleton import get_skeleton
-from dataset_fixtures import OpenPayload, SystemPayload, dd100_payload, write_bytes, write_dd100_npy, write_text
 
 
 # --------------------------------------------------------------------------------------------------
 # One motion file
 # --------------------------------------------------------------------------------------------------
-def test_global_orient_takes_joint_0(tmp_path):
-    payload = dd100_payload(t=6, seed=1)
-    m = load_dd100_motion(write_dd100_npy(tmp_path / "Tango_05_1_01.npy", payload))
+def test_global_orient_takes_joint_0(tmp_path, files):
+    payload = files.dd100_payload(t=6, seed=1)
+    m = load_dd100_motion(files.write_dd100_npy(tmp_path / "Tango_05_1_01.npy", payload))
     assert (m.skeleton, m.fps, m.num_frames, m.name) == ("smplx55", 30.0, 6, "Tango_05_1_01")
     poses = payload["poses"].astype(np.float64).reshape(6, 55, 3)
     np.testing.assert_allclose(m.rotations[:, 0], payload["global_orient"], atol=1e-7)
@@ -34,17 +33,17 @@ def test_global_orient_takes_joint_0(tmp_path):
     assert m.extras["betas"].shape == (6, 16) and m.extras["gender"] == "female"
 
 
-def test_without_global_orient_poses_give_joint_0(tmp_path):
-    payload = dd100_payload(t=4, with_orient=False, gender=None)
-    m = load_dd100_motion(write_dd100_npy(tmp_path / "a.npy", payload))
+def test_without_global_orient_poses_give_joint_0(tmp_path, files):
+    payload = files.dd100_payload(t=4, with_orient=False, gender=None)
+    m = load_dd100_motion(files.write_dd100_npy(tmp_path / "a.npy", payload))
     np.testing.assert_allclose(m.rotations[:, 0], payload["poses"][:, :3], atol=1e-7)
     assert "gender" not in m.extras
 
 
-def test_zero_pose_hand_computed(tmp_path):
+def test_zero_pose_hand_computed(tmp_path, files):
     payload = {"poses": np.zeros((2, 165)), "transl": np.array([[0.5, 0.0, 0.0], [0.0, 1.0, 0.0]]),
                "meta": {"gender": np.array("male")}}
-    m = load_dd100_motion(write_dd100_npy(tmp_path / "a.npy", payload))
+    m = load_dd100_motion(files.write_dd100_npy(tmp_path / "a.npy", payload))
     rest = get_skeleton("smplx55").rest_joints()
     np.testing.assert_allclose(m.joints[0], rest + [0.5, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(m.joints[1], rest + [0.0, 1.0, 0.0], atol=1e-12)
@@ -59,21 +58,21 @@ def _assert_error(path: Path, match: str) -> None:
     assert str(path) in str(info.value) and match in str(info.value), str(info.value)
 
 
-def test_forbidden_global_is_refused(tmp_path):
+def test_forbidden_global_is_refused(tmp_path, files):
     marker = tmp_path / "marker"
-    payload = dd100_payload()
-    payload["betas"] = SystemPayload(f"touch '{marker}'")
-    _assert_error(write_dd100_npy(tmp_path / "evil_01.npy", payload), "system")
-    payload["betas"] = OpenPayload(str(marker))
-    _assert_error(write_dd100_npy(tmp_path / "evil_00.npy", payload), "refus")
+    payload = files.dd100_payload()
+    payload["betas"] = files.SystemPayload(f"touch '{marker}'")
+    _assert_error(files.write_dd100_npy(tmp_path / "evil_01.npy", payload), "system")
+    payload["betas"] = files.OpenPayload(str(marker))
+    _assert_error(files.write_dd100_npy(tmp_path / "evil_00.npy", payload), "refus")
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("drop", ["poses", "transl"])
-def test_missing_key(tmp_path, drop):
-    payload = dd100_payload()
+def test_missing_key(tmp_path, drop, files):
+    payload = files.dd100_payload()
     del payload[drop]
-    _assert_error(write_dd100_npy(tmp_path / "a.npy", payload), drop)
+    _assert_error(files.write_dd100_npy(tmp_path / "a.npy", payload), drop)
 
 
 @pytest.mark.parametrize("key, value, match", [
@@ -82,24 +81,24 @@ def test_missing_key(tmp_path, drop):
     ("global_orient", np.zeros((6, 4)), "global_orient has shape (6, 4)"),
     ("betas", np.zeros((6, 5)), "betas has shape (6, 5)"),
 ])
-def test_wrong_shapes(tmp_path, key, value, match):
-    payload = dd100_payload(t=6)
+def test_wrong_shapes(tmp_path, key, value, match, files):
+    payload = files.dd100_payload(t=6)
     payload[key] = value
-    _assert_error(write_dd100_npy(tmp_path / "a.npy", payload), match)
+    _assert_error(files.write_dd100_npy(tmp_path / "a.npy", payload), match)
 
 
 @pytest.mark.parametrize("key", ["poses", "transl", "global_orient"])
-def test_nan(tmp_path, key):
-    payload = dd100_payload(t=6)
+def test_nan(tmp_path, key, files):
+    payload = files.dd100_payload(t=6)
     payload[key][3, 2] = np.nan
-    _assert_error(write_dd100_npy(tmp_path / "a.npy", payload), "NaN")
+    _assert_error(files.write_dd100_npy(tmp_path / "a.npy", payload), "NaN")
 
 
-def test_not_a_dict_and_not_npy(tmp_path):
+def test_not_a_dict_and_not_npy(tmp_path, files):
     plain = tmp_path / "plain.npy"
     np.save(plain, np.zeros((3, 165)))
     _assert_error(plain, "ndarray")
-    _assert_error(write_text(tmp_path / "text.npy", "poses, transl\n"), "not an .npy")
+    _assert_error(files.write_text(tmp_path / "text.npy", "poses, transl\n"), "not an .npy")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,19 +125,19 @@ def test_parse_duet_name():
 # --------------------------------------------------------------------------------------------------
 # The dataset layout
 # --------------------------------------------------------------------------------------------------
-def _make(root: Path, folder: str, name: str, role: str, t: int, x: float) -> None:
-    write_dd100_npy(root / "motion" / "smplx" / folder / f"{name}_{role}.npy", dd100_payload(t=t, seed=t, x=x))
+def _make(files, root: Path, folder: str, name: str, role: str, t: int, x: float) -> None:
+    files.write_dd100_npy(root / "motion" / "smplx" / folder / f"{name}_{role}.npy", files.dd100_payload(t=t, seed=t, x=x))
 
 
-def test_pairing_split_and_cropping(tmp_path):
+def test_pairing_split_and_cropping(tmp_path, files):
     root = tmp_path / "dd100"
-    _make(root, "all", "Tango_05_1", "01", t=12, x=+1.0)  # leader, longer
-    _make(root, "all", "Tango_05_1", "00", t=9, x=-1.0)  # follower
-    _make(root, "all", "Ballet_03_1", "01", t=5, x=+1.0)
-    _make(root, "all", "Ballet_03_1", "00", t=5, x=-1.0)
-    _make(root, "all", "Rumba_07_2", "01", t=5, x=+1.0)  # partner missing
-    write_bytes(root / "music" / "mp3" / "all" / "Tango_05_1.mp3", b"ID3")
-    write_bytes(root / "music" / "mp3" / "all" / "Ballet_03_1.wav", b"RIFF")
+    _make(files, root, "all", "Tango_05_1", "01", t=12, x=+1.0)  # leader, longer
+    _make(files, root, "all", "Tango_05_1", "00", t=9, x=-1.0)  # follower
+    _make(files, root, "all", "Ballet_03_1", "01", t=5, x=+1.0)
+    _make(files, root, "all", "Ballet_03_1", "00", t=5, x=-1.0)
+    _make(files, root, "all", "Rumba_07_2", "01", t=5, x=+1.0)  # partner missing
+    files.write_bytes(root / "music" / "mp3" / "all" / "Tango_05_1.mp3", b"ID3")
+    files.write_bytes(root / "music" / "mp3" / "all" / "Ballet_03_1.wav", b"RIFF")
 
     ds = DD100Reader(root)
     assert ds.duets() == ["Ballet_03_1", "Tango_05_1"]
@@ -161,12 +160,12 @@ def test_pairing_split_and_cropping(tmp_path):
         ds.music_path("Rumba_07_2")
 
 
-def test_train_test_folders_without_all(tmp_path):
+def test_train_test_folders_without_all(tmp_path, files):
     root = tmp_path / "dd100"
     for role, x in (("00", -1.0), ("01", 1.0)):
-        _make(root, "test", "Waltz_10_1", role, t=4, x=x)
-        _make(root, "train", "Waltz_12_1", role, t=4, x=x)
-    write_bytes(root / "music" / "mp3" / "test" / "Waltz_10_1.mp3", b"ID3")
+        _make(files, root, "test", "Waltz_10_1", role, t=4, x=x)
+        _make(files, root, "train", "Waltz_12_1", role, t=4, x=x)
+    files.write_bytes(root / "music" / "mp3" / "test" / "Waltz_10_1.mp3", b"ID3")
     ds = DD100Reader(root)
     assert ds.duets() == ["Waltz_10_1", "Waltz_12_1"]
     assert ds.duets("test") == ["Waltz_10_1"]
@@ -174,17 +173,17 @@ def test_train_test_folders_without_all(tmp_path):
     assert ds.music_path("Waltz_10_1") == root / "music" / "mp3" / "test" / "Waltz_10_1.mp3"
 
 
-def test_bad_layouts(tmp_path):
+def test_bad_layouts(tmp_path, files):
     with pytest.raises(InputError, match="DD100 folder not found"):
         DD100Reader(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="motion/smplx"):
         DD100Reader(tmp_path / "empty")
     root = tmp_path / "dd100"
-    write_dd100_npy(root / "motion" / "smplx" / "all" / "notes_01.npy", dd100_payload())
+    files.write_dd100_npy(root / "motion" / "smplx" / "all" / "notes_01.npy", files.dd100_payload())
     with pytest.raises(InputError, match="notes_01.npy"):
         DD100Reader(root).duets()
     (root / "motion" / "smplx" / "all" / "notes_01.npy").unlink()
-    write_dd100_npy(root / "motion" / "smplx" / "all" / "Tango_05_1_02.npy", dd100_payload())
+    files.write_dd100_npy(root / "motion" / "smplx" / "all" / "Tango_05_1_02.npy", files.dd100_payload())
     with pytest.raises(InputError, match="_02"):
         DD100Reader(root).duets()

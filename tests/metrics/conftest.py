@@ -8,11 +8,13 @@ amplitudes and a base pose give the sets a spread, like a small corpus.
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from data.camera import camera_frame
 from data.motion import Motion, save_npz
 from data.skeleton import get_skeleton
 
@@ -89,9 +91,7 @@ def orbit_camera(joints: np.ndarray, seed: int, fps: float = 30.0, jitter: float
         cam[:, 0] += rng.normal(scale=jitter * 20, size=T)
     if look_away:
         # same eye, view direction turned half-way round the vertical: ry + pi, and the interest
-        # point moved so that eye = P + |d| R e_z still holds (DCM's convention, data.datasets.dcm)
-        from data.datasets.dcm import camera_frame
-
+        # point moved so that eye = P + |d| R e_z still holds (DCM's convention, data.camera)
         eye = camera_frame(cam[:, 0], cam[:, 1:4], cam[:, 4:7])[0]
         cam[:, 5] += np.pi
         forward = camera_frame(np.zeros(T), np.zeros((T, 3)), cam[:, 4:7])[3]
@@ -112,11 +112,9 @@ def write_camera_corpus(folder: Path, seeds, *, jitter: float = 0.0, look_away: 
         np.savez(folder / f"{s}.npz", **arrays)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def synth():
     """The generators, for tests that build their own folders."""
-    import types
-
     return types.SimpleNamespace(beat_dance=beat_dance, noisy=noisy, write_solo_corpus=write_solo_corpus,
                                  write_duet_corpus=write_duet_corpus, orbit_camera=orbit_camera,
                                  write_camera_corpus=write_camera_corpus)

@@ -1,13 +1,11 @@
-"""Camera metrics: visibility (square vs real aspect), a camera looking away, kinetic and shot features."""
+"""Camera metrics: a camera looking away, kinetic and shot features, DMR and LCD (the convention and the
+frustum test are data.camera's: tests/data/test_camera.py)."""
 
 import numpy as np
 import pytest
 
-from data.datasets.dcm import camera_frame
-from metrics.camera import (
-    camera_axes, camera_kinetic_chunks, dancer_missing_rate, eye_metres, limbs_capture_difference, shot_features,
-    visibility_mask,
-)
+from data.camera import CameraTrack, dcm_to_metres, visibility_mask
+from metrics.camera import camera_kinetic_chunks, dancer_missing_rate, limbs_capture_difference, shot_features
 
 
 def _axes(T: int):
@@ -18,37 +16,14 @@ def _axes(T: int):
     return z, right, up, fwd
 
 
-def test_identity_camera_matches_dcm_convention():
-    polar = np.array([[-10.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 30.0]])
-    eye, right, up, fwd = camera_axes(polar)
-    np.testing.assert_allclose(eye[0], [1.0, 2.0, -3.0 + 10.0])  # (Px, Py, -Pz) + |d| e_z
-    np.testing.assert_allclose(fwd[0], [0, 0, -1]) and np.testing.assert_allclose(right[0], [1, 0, 0])
-    ref = camera_frame(polar[:, 0], polar[:, 1:4], polar[:, 4:7])
-    for a, b in zip((eye, right, up, fwd), ref):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_square_frustum_vs_real_aspect():
-    eye, right, up, fwd = _axes(1)
-    fov = np.array([60.0])  # half-angle 30 degrees
-    joints = np.array([[[0.0, 0.0, -1.0],     # straight ahead
-                        [0.7, 0.0, -1.0],     # 35 degrees right: outside a square 60-degree frame
-                        [0.0, 0.7, -1.0],     # 35 degrees up: outside either
-                        [0.0, 0.0, 1.0]]])    # behind the camera
-    square = visibility_mask(joints, eye, right, up, fwd, fov)
-    wide = visibility_mask(joints, eye, right, up, fwd, fov, aspect=16 / 9)  # horizontal half-angle 45.7
-    assert square[0].tolist() == [True, False, False, False]
-    assert wide[0].tolist() == [True, True, False, False]
-
-
 def test_camera_looking_away_from_the_dancer(synth):
     dancer = synth.beat_dance(0, seconds=4, fps=30)[0].joints
     toward = synth.orbit_camera(dancer, 0)
     away = synth.orbit_camera(dancer, 0, look_away=True)
     masks = []
     for cam in (toward, away):
-        eye, right, up, fwd = camera_axes(cam)
-        masks.append(visibility_mask(dancer, eye_metres(eye), right, up, fwd, cam[:, 7]))
+        eye, right, up, fwd = CameraTrack.from_polar(cam).frame()
+        masks.append(visibility_mask(dancer, dcm_to_metres(eye), right, up, fwd, cam[:, 7]))
     assert dancer_missing_rate([masks[0]]) == 0.0 and masks[0].all()
     assert dancer_missing_rate([masks[1]]) == 1.0
     assert limbs_capture_difference([masks[1]], [masks[0]]) == 1.0

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data.camera import CameraTrack, metres_to_dcm
+from data.datasets.dcm import mmd_joints_from_smplx, write_camera_json, write_motion_json
 from data.errors import InputError
 from metrics import METRICS_VERSION
-from metrics.evaluate import PROTOCOLS, Protocol, get_protocol, read_camera_npz, run_evaluate
+from metrics.evaluate import run_evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 N_SOLO = 10
@@ -22,31 +24,11 @@ def run_cli(*args):
 
 
 @pytest.fixture(scope="module")
-def solo_sets(tmp_path_factory):
-    from conftest import write_solo_corpus
-
+def solo_sets(tmp_path_factory, synth):
     root = tmp_path_factory.mktemp("solo")
-    write_solo_corpus(root / "gt", range(N_SOLO), beats_dir=root / "beats", seconds=6)
-    write_solo_corpus(root / "noisy", range(N_SOLO), noise=0.02, seconds=6)
+    synth.write_solo_corpus(root / "gt", range(N_SOLO), beats_dir=root / "beats", seconds=6)
+    synth.write_solo_corpus(root / "noisy", range(N_SOLO), noise=0.02, seconds=6)
     return root
-
-
-def test_protocols_validate_and_match_tasks():
-    assert {p.task for p in PROTOCOLS.values()} == {"solo", "duet", "camera"}
-    with pytest.raises(ValueError):
-        Protocol("x", "solo", "", data_fps=60, bas_sigma=0)
-    with pytest.raises(ValueError):
-        Protocol("x", "dance", "", data_fps=60)
-    with pytest.raises(ValueError):
-        Protocol("x", "solo", "", data_fps=60, reference_set="train")
-    with pytest.raises(InputError):
-        get_protocol("dancecamera3d", "solo")
-    assert get_protocol(None, "duet").name == "duolando"
-    b = PROTOCOLS["bailando"]
-    assert (b.legacy, b.crop_frames, b.crop_reference, b.zero_start, b.reference_set, b.bas_sigma) == \
-        (True, 1200, False, True, "all", 3.0)
-    with pytest.raises(Exception):
-        b.legacy = False  # frozen
 
 
 def test_solo_identical_vs_noisy_and_cache(solo_sets, tmp_path):
@@ -131,17 +113,6 @@ def test_camera_identical_jittered_and_looking_away(tmp_path, synth):
     assert wide["metrics"]["FID_s"]["pred"] != jit["FID_s"]["pred"]
 
 
-def test_camera_npz_validation(tmp_path):
-    np.savez(tmp_path / "bad.npz", camera=np.zeros((10, 7)))
-    with pytest.raises(InputError, match=r"expected \(N, 8\)"):
-        read_camera_npz(tmp_path / "bad.npz")
-    cam = np.zeros((10, 8))
-    cam[:, 7] = 200.0
-    np.savez(tmp_path / "fov.npz", camera=cam)
-    with pytest.raises(InputError, match="fov"):
-        read_camera_npz(tmp_path / "fov.npz")
-
-
 def test_aistpp_root_splits(tmp_path, synth):
     # an AIST++-layout root: --pred takes its test + val split, --gt the protocol's reference set (all)
     from data.datasets.aistpp import save_aistpp_pkl
@@ -163,10 +134,6 @@ def test_aistpp_root_splits(tmp_path, synth):
 def test_dcm_root_and_result_json(tmp_path, synth):
     # a DCM-layout reference (CameraCentric + 60-bone motion json, written by data.datasets.dcm) and
     # DanceCamera3D-style results that hold only the eye, the axes and the fov
-    from data.datasets.dcm import CameraTrack, metres_to_dcm, mmd_joints_from_smplx, write_camera_json, \
-        write_motion_json
-    from metrics.camera import camera_axes
-
     test = tmp_path / "DCM_data" / "amc_data_split_by_categories" / "Test"
     (test / "CameraCentric").mkdir(parents=True)
     (test / "Simplified_MotionGlobalTransform").mkdir()
@@ -177,8 +144,9 @@ def test_dcm_root_and_result_json(tmp_path, synth):
         bones = mmd_joints_from_smplx(motion.joints)  # (T, 60, 3) metres
         write_motion_json(metres_to_dcm(bones), test / "Simplified_MotionGlobalTransform" / f"m{i}_1_gt.json")
         cam = synth.orbit_camera(bones, i)[:-1]  # DCM's camera is one frame shorter than the motion
-        write_camera_json(CameraTrack.from_polar(cam), test / "CameraCentric" / f"c{i}_1.json")
-        eye, right, up, fwd = camera_axes(cam)
+        track = CameraTrack.from_polar(cam)
+        write_camera_json(track, test / "CameraCentric" / f"c{i}_1.json")
+        eye, right, up, fwd = track.frame()
         (results / f"c{i}_1.json").write_text(json.dumps({
             "camera_eye": eye.tolist(), "camera_x": right.tolist(), "camera_y": up.tolist(),
             "camera_z": fwd.tolist(), "Fov": cam[:, 7].tolist()}))

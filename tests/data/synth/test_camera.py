@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from data.datasets.dcm import MMD_UNIT_M, CameraTrack, dcm_to_metres, mmd_to_dcm
+from data.camera import MMD_UNIT_M, CameraTrack, dcm_to_metres, mmd_to_dcm
 from data.synth.camera import (SHOT_KINDS, bone_visibility, downbeat_frames, generate_camera, pelvis_in_view_share,
                                plan_shots)
 from data.synth.music import synth_song

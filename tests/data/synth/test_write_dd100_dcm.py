@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data.datasets.dcm import DCMReader, metres_to_dcm, read_motion_json
+from data.camera import metres_to_dcm
+from data.datasets.dcm import DCMReader, read_motion_json
 from data.datasets.dd100 import DD100Reader, load_dd100_motion, split_of
 from data.fk import forward_kinematics_np
 from data.skeleton import get_skeleton

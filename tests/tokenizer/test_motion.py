@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from toy_data import batch_of, duet_sequences, solo_sequences, tiny_part
 
 from data.datamodules import DuetDataset, SoloDataset
 from data.fk import to_rotmat
@@ -11,18 +10,13 @@ from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig, f
 
 
 @pytest.fixture(scope="module")
-def solo_batch():
-    return batch_of(SoloDataset(solo_sequences(2, 64), 48, 16))
+def solo_batch(toys):
+    return toys.batch_of(SoloDataset(toys.solo_sequences(2, 64), 48, 16))
 
 
 @pytest.fixture(scope="module")
-def duet_batch():
-    return batch_of(DuetDataset(duet_sequences(1, 40), 24, 8))
-
-
-def make(task: str, **kw) -> MotionTokenizer:
-    torch.manual_seed(0)
-    return MotionTokenizer(MotionTokenizerConfig(task, tiny_part(levels=3 if task == "solo" else 2, **kw)))
+def duet_batch(toys):
+    return toys.batch_of(DuetDataset(toys.duet_sequences(1, 40), 24, 8))
 
 
 def test_config_validation_and_derived_parts():
@@ -41,8 +35,8 @@ def test_config_validation_and_derived_parts():
 
 
 @pytest.mark.parametrize("task, T, J, N", [("solo", 48, 24, 6), ("duet", 24, 55, 6)])
-def test_forward_shapes_and_losses(task, T, J, N, solo_batch, duet_batch):
-    m = make(task)
+def test_forward_shapes_and_losses(task, T, J, N, solo_batch, duet_batch, toys):
+    m = toys.make_tokenizer(task)
     b = solo_batch if task == "solo" else duet_batch
     prefix = "" if task == "solo" else "leader_"
     joints, rot, vel = b[f"{prefix}joints"], b[f"{prefix}rotations"], b[f"{prefix}root_vel"]
@@ -59,8 +53,8 @@ def test_forward_shapes_and_losses(task, T, J, N, solo_batch, duet_batch):
     assert all(p.grad is not None for p in m.parameters())
 
 
-def test_split_merge_round_trip_with_hands(duet_batch):
-    m = make("duet")
+def test_split_merge_round_trip_with_hands(duet_batch, toys):
+    m = toys.make_tokenizer("duet")
     joints = duet_batch["follower_joints"]
     pieces = m.split(joints)
     # fingers enter wrist-relative, x10
@@ -69,8 +63,8 @@ def test_split_merge_round_trip_with_hands(duet_batch):
     assert torch.allclose(m.merge(pieces), joints, atol=1e-6)
 
 
-def test_decode_encode_round_trip_matches_forward_in_eval(solo_batch):
-    m = make("solo")
+def test_decode_encode_round_trip_matches_forward_in_eval(solo_batch, toys):
+    m = toys.make_tokenizer("solo")
     m(solo_batch["joints"], solo_batch["rotations"], solo_batch["root_vel"])  # initialise the codebooks
     m.eval()
     recon, idx, _ = m(solo_batch["joints"], solo_batch["rotations"], solo_batch["root_vel"])
@@ -81,8 +75,8 @@ def test_decode_encode_round_trip_matches_forward_in_eval(solo_batch):
         assert torch.equal(dec[key], recon[key]), key
 
 
-def test_encode_pads_to_the_stride_and_decode_crops(solo_batch):
-    m = make("solo").eval()
+def test_encode_pads_to_the_stride_and_decode_crops(solo_batch, toys):
+    m = toys.make_tokenizer("solo").eval()
     joints = solo_batch["joints"][:, :45]  # 45 frames: 6 tokens of 8 after padding to 48
     idx = m.encode(joints)
     assert all(v.shape == (joints.shape[0], 6) for v in idx.values())
@@ -91,8 +85,8 @@ def test_encode_pads_to_the_stride_and_decode_crops(solo_batch):
     assert padded.shape[1] == 48 and torch.equal(padded[:, 45:], joints[:, -1:].expand(-1, 3, -1, -1))
 
 
-def test_root_is_integrated_from_the_decoded_velocity():
-    m = make("solo").eval()
+def test_root_is_integrated_from_the_decoded_velocity(toys):
+    m = toys.make_tokenizer("solo").eval()
     # Make the root head output a constant 1.2 m/s along x: its last conv outputs only its bias.
     head = m.parts["lower"].decoders["root"].net[-1]
     with torch.no_grad():
@@ -108,8 +102,8 @@ def test_root_is_integrated_from_the_decoded_velocity():
     assert torch.equal(out["joints"][..., 0, :], out["root"])  # the pelvis is the root
 
 
-def test_rotations_are_valid_rotations():
-    m = make("solo").eval()
+def test_rotations_are_valid_rotations(toys):
+    m = toys.make_tokenizer("solo").eval()
     idx = {p: torch.randint(0, 16, (2, 4)) for p in m.part_names}
     out = m.decode(idx)
     R = to_rotmat(out["rotations"], "axis_angle")  # (B, T, J, 3, 3) from the axis-angle output
@@ -120,14 +114,14 @@ def test_rotations_are_valid_rotations():
     assert torch.allclose(R, to_rotmat(out["rotations_6d"], "6d"), atol=1e-4)
 
 
-def test_wrong_skeleton_is_rejected(solo_batch):
+def test_wrong_skeleton_is_rejected(solo_batch, toys):
     with pytest.raises(ValueError, match="smplx55"):
-        make("duet").encode(solo_batch["joints"])
+        toys.make_tokenizer("duet").encode(solo_batch["joints"])
 
 
-def test_translation_vqvae_contract_and_follower_root(duet_batch):
+def test_translation_vqvae_contract_and_follower_root(duet_batch, toys):
     torch.manual_seed(0)
-    tr = RelativeTranslationVQVAE(TranslationConfig(part=tiny_part(levels=2)))
+    tr = RelativeTranslationVQVAE(TranslationConfig(part=toys.tiny_part(levels=2)))
     offset = duet_batch["follower_root_rel_local"]  # (B, 24, 3)
     recon, idx, losses = tr(offset)
     assert recon.shape == offset.shape and idx.shape == (offset.shape[0], 6) and losses["loss"] > 0
@@ -153,41 +147,17 @@ def test_follower_root_inverts_the_datamodule_offsets(duet_batch):
         follower_root(leader_root, duet_batch["follower_root_rel_local"], "leader")
 
 
-def test_encode_root_velocity_puts_the_velocity_in_the_pelvis_slot(solo_batch):
+def test_encode_root_velocity_puts_the_velocity_in_the_pelvis_slot(solo_batch, toys):
     torch.manual_seed(0)
-    m = MotionTokenizer(MotionTokenizerConfig("solo", tiny_part(levels=3), encode_root_velocity=True))
+    m = MotionTokenizer(MotionTokenizerConfig("solo", toys.tiny_part(levels=3), encode_root_velocity=True))
     joints, vel = solo_batch["joints"], solo_batch["root_vel"]
     with pytest.raises(ValueError, match="root_vel"):
         m.encode(joints)
     x = m.split(joints, vel)
     assert torch.allclose(x["lower"][..., :3], vel * 60.0)  # metres per second in the pelvis slot
-    assert torch.equal(x["upper"], MotionTokenizer(MotionTokenizerConfig("solo", tiny_part(levels=3))).split(joints)["upper"])
+    assert torch.equal(x["upper"], MotionTokenizer(MotionTokenizerConfig("solo", toys.tiny_part(levels=3))).split(joints)["upper"])
     m(joints, solo_batch["rotations"], vel)
     m.eval()
     recon, idx, _ = m(joints, solo_batch["rotations"], vel)
     assert all(torch.equal(m.encode(joints, vel)[p], idx[p]) for p in idx)
     assert torch.equal(recon["joints_rel"][..., 0, :], torch.zeros_like(recon["joints_rel"][..., 0, :]))
-
-
-def test_turn_dancer_turns_joints_velocity_and_root_orientation_together():
-    from data.fk import forward_kinematics, from_rotmat
-    from data.skeleton import get_skeleton
-    from data.geometry import heading_angle, turn_dancer
-
-    torch.manual_seed(0)
-    sk = get_skeleton("smpl24")
-    six = from_rotmat(to_rotmat(0.4 * torch.randn(2, 5, 24, 3, dtype=torch.float64), "axis_angle"), "6d")
-    joints = forward_kinematics(sk, six, torch.zeros(2, 5, 3, dtype=torch.float64), rep="6d")
-    rel = joints - joints[..., :1, :]  # (2, 5, 24, 3)
-    vel = torch.randn(2, 5, 3, dtype=torch.float64)
-    angle = torch.tensor([0.5 * torch.pi, -0.3], dtype=torch.float64)
-    rel_t, vel_t, six_t = turn_dancer(rel, vel, six, angle)
-    # Forward kinematics of the turned rotations is the turned skeleton.
-    fk_t = forward_kinematics(sk, six_t, torch.zeros(2, 5, 3, dtype=torch.float64), rep="6d")
-    assert torch.allclose(fk_t - fk_t[..., :1, :], rel_t, atol=1e-10)
-    assert torch.equal(six_t[..., 1:, :], six[..., 1:, :])  # local rotations below the root are unchanged
-    # A quarter turn about +y: (x, y, z) -> (z, y, -x); the heading grows by the angle; lengths stay.
-    assert torch.allclose(vel_t[0], torch.stack([vel[0, :, 2], vel[0, :, 1], -vel[0, :, 0]], dim=-1))
-    turned = torch.remainder(heading_angle(rel_t) - heading_angle(rel) - angle[:, None] + torch.pi, 2 * torch.pi)
-    assert torch.allclose(turned, torch.full_like(turned, torch.pi), atol=1e-9)
-    assert torch.allclose(rel_t.norm(dim=-1), rel.norm(dim=-1))

@@ -6,19 +6,18 @@ import os
 import lightning.pytorch as pl
 import pytest
 import torch
-from toy_data import CodebookDump, ToyDataModule, tiny_stage
 
 
 @pytest.mark.timeout(300)  # a missing loopback interface makes gloo hang silently
-def test_two_process_fit_keeps_codebooks_identical(tmp_path, monkeypatch):
+def test_two_process_fit_keeps_codebooks_identical(tmp_path, monkeypatch, toys):
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     pl.seed_everything(0)
     # kmeans init and dead-code re-seeding both run (16 codes, threshold 1): the synced paths of both.
-    stage = tiny_stage("solo")
-    dm = ToyDataModule("solo", sequences=4, frames=64, window=32, stride=8, batch_size=2)
+    stage = toys.tiny_stage("solo")
+    dm = toys.ToyDataModule("solo", sequences=4, frames=64, window=32, stride=8, batch_size=2)
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=4, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[CodebookDump(str(tmp_path))])
+                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[toys.CodebookDump(str(tmp_path))])
     trainer.fit(stage, datamodule=dm)
 
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]

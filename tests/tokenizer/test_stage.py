@@ -7,7 +7,6 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from toy_data import ToyDataModule, batch_of, tiny_stage, tiny_translation_stage
 
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer
 from training.checkpoint import clear_cache, read_checkpoint
@@ -28,11 +27,11 @@ class LossRecorder(pl.Callback):
 
 
 @pytest.fixture(scope="module")
-def fitted_solo(tmp_path_factory):
+def fitted_solo(tmp_path_factory, toys):
     """A tiny solo stage fitted for 6 steps with validation, and its checkpoint."""
     tmp = tmp_path_factory.mktemp("solo_fit")
     pl.seed_everything(0)
-    stage, dm = tiny_stage("solo"), ToyDataModule("solo", sequences=3, frames=96, window=32, stride=16)
+    stage, dm = toys.tiny_stage("solo"), toys.ToyDataModule("solo", sequences=3, frames=96, window=32, stride=16)
     ckpt = ModelCheckpoint(dirpath=tmp, filename="last", save_last=False)
     tr = trainer(tmp, max_steps=6, callbacks=[ckpt], val_check_interval=3, check_val_every_n_epoch=None)
     tr.fit(stage, datamodule=dm)
@@ -51,7 +50,7 @@ def test_fit_logs_losses_mpjpe_and_codebook_usage(fitted_solo):
     assert all(p.codebook_initted for p in stage.tokenizer.parts.values())
 
 
-def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo):
+def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo, toys):
     stage, dm, _, path = fitted_solo
     ckpt = read_checkpoint(path)  # torch.load(weights_only=True)
     assert ckpt["hyper_parameters"]["tokenizer"]["part"]["codebook_size"] == 16
@@ -62,7 +61,7 @@ def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo):
     cached = Tokenizer.from_checkpoint(path)
     uncached = Tokenizer.from_checkpoint(path, cache=False)
     assert cached is not fresh and uncached is not fresh  # a new module per call (one read of the file)
-    batch = batch_of(dm.dataset, 4)
+    batch = toys.batch_of(dm.dataset, 4)
     stage.eval()
     expected = stage.tokenizer.encode(batch["joints"])
     for tok in (fresh, cached, uncached):
@@ -75,9 +74,9 @@ def test_checkpoint_is_weights_only_and_rebuilds_the_tokenizer(fitted_solo):
     assert dec["joints"].shape == (30, 24, 3) and dec["rotations"].shape == (30, 24, 3)
 
 
-def test_predict_step_gives_the_tokens(fitted_solo):
+def test_predict_step_gives_the_tokens(fitted_solo, toys):
     stage, dm, _, _ = fitted_solo
-    batch = batch_of(dm.dataset, 3)
+    batch = toys.batch_of(dm.dataset, 3)
     stage.eval()
     out = stage.predict_step(batch, 0)
     expected = stage.tokenizer.encode(batch["joints"])
@@ -85,11 +84,10 @@ def test_predict_step_gives_the_tokens(fitted_solo):
     assert list(out["name"]) == list(batch["name"])
 
 
-def test_reconstruct_returns_an_exportable_motion(fitted_solo):
-    from toy_data import toy_motion
+def test_reconstruct_returns_an_exportable_motion(fitted_solo, toys):
 
     tok = Tokenizer.from_checkpoint(fitted_solo[3])
-    motion = toy_motion(7, 50)
+    motion = toys.toy_motion(7, 50)
     rec = tok.reconstruct(motion)
     assert rec.num_frames == 50 and rec.has_rotations and rec.skeleton == "smpl24"
     assert torch.allclose(torch.as_tensor(rec.joints[0, 0]), torch.as_tensor(motion.joints[0, 0]), atol=1e-5)
@@ -104,7 +102,7 @@ def test_foreign_checkpoint_is_rejected(tmp_path, fitted_solo):
         TranslationTokenizer.from_checkpoint(fitted_solo[3])
 
 
-def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path):
+def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, toys):
     """Two epochs straight vs. one epoch, checkpoint, resume: same codebooks, weights and losses.
 
     The toy codebook (16 codes, threshold 1) replaces dead codes from random encoder outputs every
@@ -112,8 +110,8 @@ def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path):
     """
     def run(folder: Path, epochs: int, resume: str | None = None):
         pl.seed_everything(0)
-        stage = tiny_stage("solo")
-        dm = ToyDataModule("solo", sequences=4, frames=64, window=32, stride=8, batch_size=4, shuffle=True)
+        stage = toys.tiny_stage("solo")
+        dm = toys.ToyDataModule("solo", sequences=4, frames=64, window=32, stride=8, batch_size=4, shuffle=True)
         rec = LossRecorder()
         ckpt = ModelCheckpoint(dirpath=folder, filename="epoch{epoch}", auto_insert_metric_name=False,
                                every_n_epochs=1, save_top_k=-1)
@@ -135,24 +133,24 @@ def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path):
         assert torch.equal(sa[key], sb[key]), key
 
 
-def test_translation_stage_fit_and_load(tmp_path):
+def test_translation_stage_fit_and_load(tmp_path, toys):
     pl.seed_everything(0)
-    stage, dm = tiny_translation_stage(), ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8)
+    stage, dm = toys.tiny_translation_stage(), toys.ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8)
     ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
     tr = trainer(tmp_path, max_steps=3, callbacks=[ckpt], limit_val_batches=1)
     tr.fit(stage, datamodule=dm)
     assert "val/offset_err_mm" in tr.callback_metrics and "val/translation/perplexity" in tr.callback_metrics
     tok = TranslationTokenizer.from_checkpoint(tmp_path / "last.ckpt")
-    offset = batch_of(dm.dataset, 3)["follower_root_rel_local"]
+    offset = toys.batch_of(dm.dataset, 3)["follower_root_rel_local"]
     stage.eval()
     assert torch.equal(tok.encode(offset), stage.translation.encode(offset))
     assert tok.decode(tok.encode(offset[0])).shape == (24, 3)
 
 
-def test_duet_stage_trains_on_both_dancers(tmp_path):
+def test_duet_stage_trains_on_both_dancers(tmp_path, toys):
     pl.seed_everything(0)
-    stage, dm = tiny_stage("duet"), ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8, batch_size=2)
-    batch = batch_of(dm.dataset, 2)
+    stage, dm = toys.tiny_stage("duet"), toys.ToyDataModule("duet", sequences=2, frames=48, window=24, stride=8, batch_size=2)
+    batch = toys.batch_of(dm.dataset, 2)
     stage.configure_model()
     indices, losses, metrics, n = stage._forward(batch)
     assert n == 4 and all(v.shape == (4, 6) for v in indices.values())  # 2 duets -> 4 dancer windows
@@ -162,18 +160,17 @@ def test_duet_stage_trains_on_both_dancers(tmp_path):
         stage._forward({k: v for k, v in batch.items() if "rotations" not in k})
 
 
-def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
+def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path, toys):
     """A tokenizer trained with encode_root_velocity: the inference wrapper derives the velocity from
     absolute joints exactly as the DataModules do."""
     from tokenizer.lightning import TokenizerStage
     from tokenizer.motion import MotionTokenizerConfig
-    from toy_data import tiny_part
 
     torch.manual_seed(0)
-    stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part(), encode_root_velocity=True))
+    stage = TokenizerStage(MotionTokenizerConfig("solo", toys.tiny_part(), encode_root_velocity=True))
     stage.configure_model()
-    dm = ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16)
-    batch = batch_of(dm.dataset)
+    dm = toys.ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16)
+    batch = toys.batch_of(dm.dataset)
     stage.train()
     stage._forward(batch)  # initialise normalisers and codebooks
     stage.eval()
@@ -191,18 +188,17 @@ def test_pretrained_encodes_absolute_motion_with_root_velocity(tmp_path):
     assert all(torch.equal(tok.encode(batch["joints"], batch["root_vel"])[p], expected[p]) for p in expected)
 
 
-def test_yaw_augmentation_turns_training_windows_only():
+def test_yaw_augmentation_turns_training_windows_only(toys):
     from tokenizer.lightning import TokenizerStage
     from tokenizer.motion import MotionTokenizerConfig
-    from toy_data import tiny_part
 
     with pytest.raises(ValueError, match="yaw_augmentation"):
-        TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=270.0)
+        TokenizerStage(MotionTokenizerConfig("solo", toys.tiny_part()), yaw_augmentation=270.0)
     torch.manual_seed(0)
-    stage = TokenizerStage(MotionTokenizerConfig("solo", tiny_part()), yaw_augmentation=180.0)
+    stage = TokenizerStage(MotionTokenizerConfig("solo", toys.tiny_part()), yaw_augmentation=180.0)
     stage.configure_model()
     assert stage.hparams["yaw_augmentation"] == 180.0
-    batch = batch_of(ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16).dataset)
+    batch = toys.batch_of(toys.ToyDataModule("solo", sequences=2, frames=64, window=32, stride=16).dataset)
     seen = []
     original = stage.tokenizer.forward
     stage.tokenizer.forward = lambda joints, *a: seen.append(joints) or original(joints, *a)
@@ -218,13 +214,13 @@ def test_yaw_augmentation_turns_training_windows_only():
     assert torch.allclose(turned.norm(dim=-1), batch["joints"].norm(dim=-1), atol=1e-5)
 
 
-def test_stages_build_their_quantisers_in_configure_model(tmp_path):
+def test_stages_build_their_quantisers_in_configure_model(tmp_path, toys):
     """The quantiser must be built after the process group exists (vector-quantize-pytorch decides its
     all-reduce then): nothing before ``configure_model``, once after it, and ``load_from_checkpoint``
     rebuilds it."""
     from tokenizer.lightning import TokenizerStage, TranslationStage
 
-    stage, translation = tiny_stage("solo"), tiny_translation_stage()
+    stage, translation = toys.tiny_stage("solo"), toys.tiny_translation_stage()
     assert stage.tokenizer is None and translation.translation is None
     assert not any(True for _ in stage.parameters())
     stage.configure_model()

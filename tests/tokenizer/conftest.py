@@ -4,12 +4,18 @@ Motions are smooth SMPL poses (a few sinusoids per joint) with a travelling, tur
 through the built-in FK, so joints, 6D rotations and root velocity agree the way the real
 DataModules' samples do. The datasets are the real ``data.datamodules`` Dataset classes over
 preloaded sequences, so batches have exactly the production keys and shapes.
+
+The ``toys`` fixture hands these builders to a test (``toys.tiny_stage("duet")``). The classes live
+at this module's top level so ``ddp_spawn`` can pickle them by name into its worker processes.
 """
 
 from __future__ import annotations
 
+import types
+
 import lightning.pytorch as pl
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -19,7 +25,7 @@ from data.motion import Motion
 from data.skeleton import get_skeleton
 
 from tokenizer.lightning import TokenizerStage, TranslationStage
-from tokenizer.motion import MotionTokenizerConfig
+from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
 from tokenizer.translation import TranslationConfig
 from tokenizer.vqvae import PartVQVAEConfig
 
@@ -122,3 +128,20 @@ class CodebookDump(pl.Callback):
         synced = [p.quantizer._codebook.use_ddp for p in pl_module.tokenizer.parts.values()]  # the library's decision
         torch.save({"codebook": state, "synced": synced, "world_size": trainer.world_size,
                     "first_batch_sum": self.first_batch_sum}, f"{self.folder}/rank{trainer.global_rank}.pt")
+
+
+def make_tokenizer(task: str, **part) -> MotionTokenizer:
+    """A tiny plain tokenizer (seeded), solo at stride 8 or duet at stride 4."""
+    torch.manual_seed(0)
+    return MotionTokenizer(MotionTokenizerConfig(task, tiny_part(levels=3 if task == "solo" else 2, **part)))
+
+
+@pytest.fixture(scope="session")
+def toys() -> types.SimpleNamespace:
+    """The toy motions, datasets and tiny stages above, for any test under tests/tokenizer."""
+    return types.SimpleNamespace(
+        toy_motion=toy_motion, dancer_arrays=dancer_arrays, solo_sequences=solo_sequences,
+        duet_sequences=duet_sequences, batch_of=batch_of, ToyDataModule=ToyDataModule, tiny_part=tiny_part,
+        tiny_stage=tiny_stage, tiny_translation_stage=tiny_translation_stage, CodebookDump=CodebookDump,
+        make_tokenizer=make_tokenizer,
+    )

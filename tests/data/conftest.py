@@ -1,7 +1,8 @@
 """Tiny dataset files in the real AIST++ / DD100 / DCM layouts, written by the tests themselves.
 
-Plain helpers (not pytest fixtures) so any test module can ``from dataset_fixtures import ...``.
-Writers go through :func:`data.io.atomic_output` like the code under test does.
+The ``files`` fixture hands the writers to a test (``files.make_dcm_piece(...)``); they are plain
+functions, so tests call them with their own arguments. Writers go through
+:func:`data.io.atomic_output` like the code under test does.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from data.io import atomic_output
 
@@ -154,3 +157,15 @@ def make_dcm_piece(split_dir: Path, piece_id: str, genre: str | None, frames: in
         pos = np.arange(frames * 60 * 3, dtype=np.float64).reshape(frames, 60, 3) / 100.0
         write_json(split_dir / "Simplified_MotionGlobalTransform" / f"m{piece_id}_gt.json",
                    {"BoneKeyFrameNumber": frames, "BoneKeyFrameTransformRecord": dcm_transform_records(pos)})
+
+
+@pytest.fixture(scope="session")
+def files() -> types.SimpleNamespace:
+    """The dataset-file writers above, for any test under tests/data."""
+    return types.SimpleNamespace(
+        write_bytes=write_bytes, write_text=write_text, write_pickle=write_pickle, write_json=write_json,
+        SystemPayload=SystemPayload, OpenPayload=OpenPayload, aistpp_payload=aistpp_payload,
+        make_aistpp_root=make_aistpp_root, dd100_payload=dd100_payload, write_dd100_npy=write_dd100_npy,
+        dcm_transform_records=dcm_transform_records, dcm_camera_dict=dcm_camera_dict,
+        make_dcm_piece=make_dcm_piece,
+    )
