@@ -227,7 +227,7 @@ NAMES = ["gBR_sBM_cAll_d04_mBR0_ch01", "gBR_sBM_cAll_d05_mBR0_ch02", "gHO_sFM_cA
          "gKR_sBM_cAll_d28_mKR2_ch02", "gPO_sFM_cAll_d10_mPO1_ch03", "gJB_sBM_cAll_d08_mJB3_ch01"]
 
 
-def _root(tmp_path, **kw) -> Path:
+def _root(files, tmp_path, **kw) -> Path:
     splits = kw.pop("splits", {
         # trailing spaces, a blank line and no final newline, as real copies have
         "train": f"{NAMES[2]}  \n{NAMES[0]}\n\n{NAMES[4]}\t\n{NAMES[5]}",
@@ -235,11 +235,11 @@ def _root(tmp_path, **kw) -> Path:
         "test": f"{NAMES[3]} ",
     })
     ignore = kw.pop("ignore_text", f"{NAMES[4]}   \n{NAMES[1]}")  # no final newline either
-    return make_aistpp_root(tmp_path / "aist", NAMES, splits=splits, ignore_text=ignore, **kw)
+    return files.make_aistpp_root(tmp_path / "aist", NAMES, splits=splits, ignore_text=ignore, **kw)
 
 
-def test_splits_and_ignore_list(tmp_path):
-    ds = AISTPPReader(_root(tmp_path))
+def test_splits_and_ignore_list(tmp_path, files):
+    ds = AISTPPReader(_root(files, tmp_path))
     assert ds.ignored == {NAMES[4], NAMES[1]}
     assert ds.sequences("train") == [NAMES[2], NAMES[0], NAMES[5]]  # file order kept, ignored dropped
     assert ds.sequences("val") == [] and ds.sequences("validation") == []
@@ -250,8 +250,8 @@ def test_splits_and_ignore_list(tmp_path):
         ds.sequences("dev")
 
 
-def test_load_and_music(tmp_path):
-    ds = AISTPPReader(_root(tmp_path, musics=("mBR0", "mHO5")))
+def test_load_and_music(tmp_path, files):
+    ds = AISTPPReader(_root(files, tmp_path, musics=("mBR0", "mHO5")))
     m = ds.load(NAMES[2])
     assert m.music == "mHO5" and m.fps == 60 and m.name == NAMES[2] and m.num_frames == 4 + 2
     assert ds.info(NAMES[2]).bpm == 135.0
@@ -261,15 +261,15 @@ def test_load_and_music(tmp_path):
     assert "mKR2.wav" in str(info.value) and "AIST Dance DB" in str(info.value)
 
 
-def test_music_dir_override(tmp_path):
+def test_music_dir_override(tmp_path, files):
     music = tmp_path / "songs"
     music.mkdir()
     (music / "mKR2.mp3").write_bytes(b"ID3")
-    ds = AISTPPReader(_root(tmp_path), music_dir=music)
+    ds = AISTPPReader(_root(files, tmp_path), music_dir=music)
     assert ds.music_path(NAMES[3]) == music / "mKR2.mp3"
 
 
-def test_missing_folder_and_files(tmp_path):
+def test_missing_folder_and_files(tmp_path, files):
     with pytest.raises(InputError) as info:
         AISTPPReader(tmp_path / "nowhere")
     assert "nowhere" in str(info.value) and "aistplusplus" in str(info.value)
@@ -278,7 +278,7 @@ def test_missing_folder_and_files(tmp_path):
     with pytest.raises(InputError, match="motions"):
         AISTPPReader(tmp_path / "empty")
 
-    root = _root(tmp_path, splits={"train": NAMES[0]})
+    root = _root(files, tmp_path, splits={"train": NAMES[0]})
     ds = AISTPPReader(root)
     with pytest.raises(InputError) as info:
         ds.sequences("test")
@@ -289,8 +289,8 @@ def test_missing_folder_and_files(tmp_path):
         AISTPPReader(root).sequences("train")
 
 
-def test_split_naming_a_missing_motion(tmp_path):
-    root = _root(tmp_path, splits={"train": f"{NAMES[0]}\ngBR_sBM_cAll_d06_mBR0_ch09\n"})
+def test_split_naming_a_missing_motion(tmp_path, files):
+    root = _root(files, tmp_path, splits={"train": f"{NAMES[0]}\ngBR_sBM_cAll_d06_mBR0_ch09\n"})
     with pytest.raises(InputError, match="gBR_sBM_cAll_d06_mBR0_ch09"):
         AISTPPReader(root).sequences("train")
 

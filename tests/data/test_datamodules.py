@@ -20,7 +20,7 @@ from data.datamodules import (CameraDataModule, DancerArrays, DuetDataModule, Du
 from data.datasets.aistpp import AISTPPReader
 from data.datasets.dcm import DCMReader
 from data.errors import InputError
-from data.geometry import heading_angle, rotate_about_y, to_heading_frame
+from data.geometry import absolute_joints, heading_angle, rotate_about_y, to_heading_frame
 from data.fk import convert_rotations
 from data.skeleton import get_skeleton
 
