@@ -188,9 +188,20 @@ def run_tool(argv: list[str]) -> int:
 def lightning_main(argv: list[str]) -> None:
     from lightning.pytorch.cli import LightningCLI
 
+    from training.precision import default_precision
+
+    class PasdeuxCLI(LightningCLI):
+        def before_instantiate_classes(self) -> None:
+            # A config that leaves `trainer.precision` unset gets bf16-mixed where the hardware runs
+            # bf16 natively (GPUs with bf16, AVX512-BF16/AMX CPUs) and fp32 elsewhere.
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            trainer = config.get("trainer")
+            if trainer is not None and trainer.get("precision") is None:
+                trainer["precision"] = default_precision(trainer.get("accelerator"))
+
     # LightningCLI reads sys.argv itself; handing it `args` as well makes it warn on every run.
     sys.argv = [sys.argv[0], *argv]
-    LightningCLI(
+    PasdeuxCLI(
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},

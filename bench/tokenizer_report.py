@@ -180,9 +180,11 @@ def evaluate_translation(tok: TranslationTokenizer, offsets: list[torch.Tensor])
 # Ablation: the quick solo config trained again per variant
 # --------------------------------------------------------------------------------------------------
 def train_variant(config_path: Path, corpus: Path, steps: int, part_overrides: dict, seed: int = 0) -> Tokenizer:
+    """Train the config's tokenizer from scratch for ``steps`` (no validation) on ``corpus`` (the folder
+    holding ``aistpp/`` and ``dd100/``); solo or duet, as the config's data module says."""
     import lightning.pytorch as pl
 
-    from data.datamodules import SoloDataModule
+    from data.datamodules import DuetDataModule, SoloDataModule
     from tokenizer.lightning import TokenizerStage
 
     cfg = yaml.safe_load(config_path.read_text())
@@ -191,11 +193,12 @@ def train_variant(config_path: Path, corpus: Path, steps: int, part_overrides: d
     tok_cfg["part"] = {**tok_cfg["part"], **part_overrides}
     pl.seed_everything(seed)
     stage = TokenizerStage(tok_cfg, init["optimizer"])
-    data = {**cfg["data"]["init_args"], "root": str(corpus)}
+    duet = cfg["data"]["class_path"].endswith("DuetDataModule")
+    data = {**cfg["data"]["init_args"], "root": str(corpus / ("dd100" if duet else "aistpp"))}
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
                          num_sanity_val_steps=0)
-    trainer.fit(stage, datamodule=SoloDataModule(**data))
+    trainer.fit(stage, datamodule=(DuetDataModule if duet else SoloDataModule)(**data))
     tok = Tokenizer(stage.config)
     tok.model.load_state_dict(stage.tokenizer.state_dict())
     return tok.eval()
@@ -316,12 +319,14 @@ def main(argv: list[str] | None = None) -> dict:
         report["ablation"] = {"config": str(args.ablation_config), "steps": args.ablation_steps, "seed": args.seed}
         for name, over in variants.items():
             start = time.perf_counter()
-            tok = train_variant(args.ablation_config, args.synth / "aistpp", args.ablation_steps, over, args.seed)
+            tok = train_variant(args.ablation_config, args.synth, args.ablation_steps, over, args.seed)
             seconds = time.perf_counter() - start
             if dancers is None:
-                dancers = test_dancers("solo", args.synth / "aistpp", tok.stride)
+                task = tok.config.part_set
+                dancers = test_dancers(task, args.synth / ("dd100" if task == "duet" else "aistpp"), tok.stride)
             figures = evaluate_tokenizer(tok, dancers)
-            keep = [k for k in figures if k in ABLATION_KEYS or k.startswith("band_ratio/")]
+            keep = [k for k in figures if k in ABLATION_KEYS or k.startswith("band_ratio/")
+                    or k.endswith(("/mpjpe_mm", "/perplexity"))]  # every part's, hands' wrists and fingers too
             report["ablation"][name] = {k: figures[k] for k in keep} | {"overrides": over, "train_s": round(seconds, 1),
                                                                         PSD_KEY: figures[PSD_KEY]}
             print(f"ablation {name}:", json.dumps(printable(report["ablation"][name])), flush=True)

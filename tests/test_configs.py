@@ -4,6 +4,9 @@ model, data module and trainer (``Trainer.fit`` is replaced by a stub: nothing t
 from pathlib import Path
 
 import pytest
+import yaml
+
+from training.precision import default_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
@@ -13,6 +16,23 @@ def test_there_are_configs():
     names = {str(p.relative_to(ROOT / "configs")) for p in CONFIGS}
     assert {"solo/tokenizer.yaml", "duet/tokenizer.yaml", "duet/translation.yaml", "quick/solo_tokenizer.yaml",
             "quick/duet_tokenizer.yaml", "quick/duet_translation.yaml"} <= names
+
+
+def trainer_accelerator(path):
+    return yaml.safe_load(Path(path).read_text())["trainer"].get("accelerator")
+
+
+def test_an_explicit_precision_is_kept(monkeypatch, tmp_path):
+    import lightning.pytorch as pl
+
+    import cli
+
+    seen = {}
+    monkeypatch.setattr(pl.Trainer, "fit", lambda trainer, *a, **k: seen.update(trainer=trainer))
+    monkeypatch.chdir(tmp_path)
+    config = ROOT / "configs" / "quick" / "duet_translation.yaml"
+    assert cli.main(["fit", "--config", str(config), "--trainer.precision", "bf16-mixed"]) == 0
+    assert seen["trainer"].precision == "bf16-mixed"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
@@ -33,6 +53,8 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
     model, datamodule, trainer = seen["model"], seen["datamodule"], seen["trainer"]
     assert isinstance(model, pl.LightningModule) and isinstance(datamodule, pl.LightningDataModule)
     assert isinstance(trainer, pl.Trainer)
+    # No shipped config fixes the precision: the CLI picks it for the hardware.
+    assert trainer.precision == default_precision(trainer_accelerator(path))
     # Tokenizer stages: the part set, frame rate and stride agree with the data module.
     if hasattr(model, "tokenizer"):
         cfg = model.config

@@ -43,6 +43,7 @@ import torch
 import torch.distributed as dist
 from einops import rearrange
 from torch import nn
+from torch.nn import functional as F
 from vector_quantize_pytorch import VectorQuantize
 
 from data.errors import is_int, is_non_negative, is_positive_int
@@ -81,8 +82,13 @@ class PartVQVAEConfig:
     """How the decoder doubles the frame rate at each level: ``transposed`` conv (k4, s2; Bailando,
     Duolando) or ``nearest`` repeat then conv (k3; T2M-GPT), which has no token-periodic pattern."""
     shared_decoder: bool = False
-    """One decoder stack for all heads, each head only its own output conv (about a third of the
-    decoding cost with three heads); false: a whole decoder per head, as Duolando."""
+    """One decoder trunk for all heads, each head only its own output conv (plus ``head_blocks``
+    residual units): about the cost of one decoder whatever the number of heads; false: a whole
+    decoder per head, as Duolando."""
+    head_blocks: int = 0
+    """With ``shared_decoder``: residual units (dilation 1, full frame rate) each head runs on the
+    trunk's features before its output conv, so positions, rotations and root velocity can read
+    them differently; 0: the output conv alone."""
     normalize: bool = True
     """Standardise every input and target channel by its mean and std, measured on the first training
     batch and then frozen (saved with the weights). Bailando feeds raw metres; with them the network
@@ -130,7 +136,7 @@ class PartVQVAEConfig:
         for name in ("width", "depth", "levels", "dilation_growth", "code_dim", "codebook_size", "kmeans_iters"):
             if not is_positive_int(getattr(self, name)):
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("rot_channels", "root_channels"):
+        for name in ("rot_channels", "root_channels", "head_blocks"):
             value = getattr(self, name)
             if not (is_int(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -144,6 +150,8 @@ class PartVQVAEConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if self.upsample not in ("transposed", "nearest"):
             raise ValueError(f"upsample must be transposed or nearest, got {self.upsample!r}")
+        if self.head_blocks and not self.shared_decoder:
+            raise ValueError("head_blocks needs shared_decoder: true (separate decoders have whole stacks per head)")
         if self.freq_domain not in ("position", "velocity"):
             raise ValueError(f"freq_domain must be position or velocity, got {self.freq_domain!r}")
         for name in ("kmeans_init", "rotation_trick", "reverse_decoder_dilation", "shared_decoder", "normalize"):
@@ -215,8 +223,39 @@ def upsampler(width: int, kind: str) -> nn.Module:
     if kind == "transposed":
         return nn.ConvTranspose1d(width, width, kernel_size=4, stride=2, padding=1)
     if kind == "nearest":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv1d(width, width, kernel_size=3, padding=1))
+        return NearestUpConv(width)
     raise ValueError(f"upsample must be transposed or nearest, got {kind!r}")
+
+
+class NearestUpConv(nn.Module):
+    """Nearest x2 upsampling then Conv1d(k3, pad 1), computed at the input's rate: ``(B, W, T) -> (B, W, 2T)``.
+
+    On a repeated sequence a 3-tap conv sees two distinct inputs per output frame: with taps
+    ``(w0, w1, w2)``, output ``2i`` is ``w0 x[i-1] + (w1 + w2) x[i]`` and output ``2i + 1`` is
+    ``(w0 + w1) x[i] + w2 x[i+1]``. So one 2-tap conv over the zero-padded input, with the two phases'
+    summed taps stacked as ``2W`` output channels, gives both phases for two thirds of the multiply-adds
+    of convolving the upsampled sequence. The parameters are exactly those of the plain
+    ``Upsample -> Conv1d(k3)`` (``conv.weight``, ``conv.bias``), and so is the function.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel_size=3, padding=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before this class held the conv as ``Sequential(Upsample, Conv1d)[1]``.
+        for name in ("weight", "bias"):
+            if f"{prefix}1.{name}" in state_dict:
+                state_dict[f"{prefix}conv.{name}"] = state_dict.pop(f"{prefix}1.{name}")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w0, w1, w2 = self.conv.weight.unbind(-1)  # (W_out, W_in) each
+        even = torch.stack([w0, w1 + w2], dim=-1)  # taps on (x[i-1], x[i])
+        odd = torch.stack([w0 + w1, w2], dim=-1)  # taps on (x[i], x[i+1]): the next window
+        both = F.conv1d(F.pad(x, (1, 1)), torch.cat([even, odd]), torch.cat([self.conv.bias, self.conv.bias]))
+        e, o = both.chunk(2, dim=1)  # (B, W, T + 1) each; window j covers (x[j-1], x[j])
+        return torch.stack([e[..., :-1], o[..., 1:]], dim=-1).flatten(-2)  # (B, W, 2T), phases interleaved
 
 
 class ConvDecoder(nn.Module):
@@ -274,6 +313,18 @@ def build_quantizer(config: PartVQVAEConfig, sync_codebook: bool | None = None) 
         learnable_codebook=False,
         affine_param=False,
     )
+
+
+def _head(width: int, channels: int, blocks: int) -> nn.Module:
+    """A head on the shared trunk: ``blocks`` residual units, then the output conv (a bare conv when
+    there are none, so its weights keep the names ``decoders.<head>.weight``)."""
+    out = nn.Conv1d(width, channels, kernel_size=3, padding=1)
+    return nn.Sequential(*(ResidualUnit(width, 1) for _ in range(blocks)), out) if blocks else out
+
+
+def _full_precision(x: torch.Tensor):
+    """A block with autocast off on ``x``'s device (the library turns it off only for CUDA)."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 class Standardizer(nn.Module):
@@ -338,8 +389,7 @@ class PartVQVAE(nn.Module):
         if c.shared_decoder:
             self.trunk = ConvDecoder(c.code_dim, c.width, None, c.levels, c.depth, c.dilation_growth,
                                      c.reverse_decoder_dilation, c.upsample)
-            self.decoders = nn.ModuleDict({name: nn.Conv1d(c.width, ch, kernel_size=3, padding=1)
-                                           for name, ch in heads.items()})
+            self.decoders = nn.ModuleDict({name: _head(c.width, ch, c.head_blocks) for name, ch in heads.items()})
         else:
             self.trunk = None
             self.decoders = nn.ModuleDict({name: ConvDecoder(c.code_dim, c.width, ch, c.levels, c.depth,
@@ -381,17 +431,20 @@ class PartVQVAE(nn.Module):
         return bool(self.quantizer._codebook.initted)
 
     def _lookup(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Nearest codes with no side effect on the codebook: ``(B, N, D) -> (q, indices)``."""
+        """Nearest codes with no side effect on the codebook: ``(B, N, D) -> (q, indices)``, in float32."""
+        z = z.float()
         if not self.codebook_initted:
             # The library would run its k-means init on whatever it is given (a validation batch in
             # Lightning's sanity check). Before the first training batch the codebook is all zeros,
             # so the nearest code is 0 for every vector.
             indices = torch.zeros(z.shape[:2], dtype=torch.long, device=z.device)
-            return self.quantizer.get_output_from_indices(indices).to(z.dtype), indices
+            with _full_precision(z):
+                return self.quantizer.get_output_from_indices(indices).float(), indices
         was_training = self.quantizer.training
         self.quantizer.eval()  # eval: no EMA update, no dead-code replacement
         try:
-            q, indices, _ = self.quantizer(z)
+            with _full_precision(z):
+                q, indices, _ = self.quantizer(z)
         finally:
             self.quantizer.train(was_training)
         return q, indices.long()
@@ -401,13 +454,16 @@ class PartVQVAE(nn.Module):
 
         In training the EMA codebook updates (k-means init on the first batch, dead codes
         re-seeded) and ``q`` carries the straight-through (or rotation-trick) gradient; in eval ``q``
-        is exactly the codebook rows and nothing changes.
+        is exactly the codebook rows and nothing changes. Always in float32, under mixed precision
+        too: distances, k-means and the EMA statistics in bf16 would pick wrong codes and drift.
         """
+        z = z.float()
         if not self.training:
             q, indices = self._lookup(z)
             # The library reports no commitment loss in eval mode; validation wants the number.
             return q, indices, (q - z).square().mean()
-        q, indices, _, breakdown = self.quantizer(z, return_loss_breakdown=True)
+        with _full_precision(z):
+            q, indices, _, breakdown = self.quantizer(z, return_loss_breakdown=True)
         return q, indices.long(), breakdown.commitment
 
     def decode_latent(self, q: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -416,7 +472,7 @@ class PartVQVAE(nn.Module):
         features = q if self.trunk is None else self.trunk(q)  # (B, D, N) or (B, W, T)
         out = {}
         for name, dec in self.decoders.items():
-            y = rearrange(dec(features), "b c t -> b t c")
+            y = rearrange(dec(features), "b c t -> b t c").float()  # losses and units in float32
             out[name] = y if self.norms is None else self.norms[name].denormalize(y)
         return out
 
@@ -432,7 +488,9 @@ class PartVQVAE(nn.Module):
         if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.config.codebook_size):
             raise ValueError(f"indices must lie in [0, {self.config.codebook_size}), got "
                              f"[{int(indices.min())}, {int(indices.max())}]")
-        return self.decode_latent(self.quantizer.get_output_from_indices(indices))
+        with _full_precision(indices):
+            q = self.quantizer.get_output_from_indices(indices).float()
+        return self.decode_latent(q)
 
     def forward(self, x: torch.Tensor, targets: Mapping[str, torch.Tensor] | None = None
                 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
