@@ -11,7 +11,7 @@ from training.optim import OptimizerConfig, build_optimizer, lr_factor
 def test_config_rejects_nonsense():
     for bad in ({"name": "sgd"}, {"lr": 0}, {"betas": (0.9,)}, {"betas": (0.9, 1.0)}, {"scheduler": "step"},
                 {"milestones": [5, 2]}, {"gamma": 0.0}, {"warmup_steps": -1}, {"warmup_steps": 1.5},
-                {"min_lr_ratio": 2.0}, {"weight_decay": -1.0}):
+                {"min_lr_ratio": 2.0}, {"weight_decay": -1.0}, {"fused": "yes"}):
         with pytest.raises(ValueError):
             OptimizerConfig(**bad)
     assert OptimizerConfig(betas=[0.9, 0.95]).betas == (0.9, 0.95)  # YAML lists become tuples
@@ -49,3 +49,20 @@ def test_built_optimizer_follows_the_schedule_per_step():
     opt.step()
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_fused_update_where_the_device_has_one_and_the_same_step():
+    torch.manual_seed(0)
+    grads = [torch.randn(4, 3), torch.randn(3)]
+    results = []
+    for fused in (True, False):
+        params = [torch.nn.Parameter(torch.ones(4, 3)), torch.nn.Parameter(torch.zeros(3))]
+        opt, _ = build_optimizer(params, OptimizerConfig(lr=0.1, scheduler="none", fused=fused), 10, lambda: 0)
+        assert bool(opt.defaults.get("fused")) is fused
+        for _ in range(3):
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach().clone() for p in params])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
