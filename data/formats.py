@@ -21,26 +21,37 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from data.bvh import load_bvh, save_bvh
 from data.datasets.aistpp import load_aistpp_motion, save_aistpp_pkl
 from data.datasets.dcm import load_dcm_motion
 from data.datasets.dd100 import load_dd100_motion
 from data.errors import InputError
 from data.motion import Motion, load_npz_motion, save_npz
 
+def _load_bvh(path: str | os.PathLike) -> Motion:
+    from data.bvh import load_bvh  # torch and roma: imported for BVH files only, so npz/pkl I/O starts fast
+
+    return load_bvh(path)
+
+
+def _save_bvh(motion: Motion, path: str | os.PathLike) -> Path:
+    from data.bvh import save_bvh
+
+    return save_bvh(motion, path)
+
+
 READERS: dict[str, Callable[[str | os.PathLike], Motion]] = {
     ".npz": load_npz_motion,
     ".pkl": load_aistpp_motion,
     ".npy": load_dd100_motion,
     ".json": load_dcm_motion,
-    ".bvh": load_bvh,
+    ".bvh": _load_bvh,
 }
 """Motion readers by file extension (lower case)."""
 
 WRITERS: dict[str, tuple[str, Callable[[Motion, str | os.PathLike], Path]]] = {
     "npz": (".npz", save_npz),
     "aistpp": (".pkl", save_aistpp_pkl),
-    "bvh": (".bvh", save_bvh),
+    "bvh": (".bvh", _save_bvh),
 }
 """Motion writers by format name: (extension, writer)."""
 

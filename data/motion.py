@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import InputError, check_finite
-from data.fk import forward_kinematics_np
 from data.io import load_npz, save_npz_atomic
 from data.skeleton import get_skeleton
 
@@ -68,6 +67,8 @@ class Motion:
     def from_smpl(cls, skeleton: str, rotations: np.ndarray, root: np.ndarray, fps: float,
                   **kwargs) -> "Motion":
         """Build a motion from SMPL parameters, computing joints with the built-in FK."""
+        from data.fk import forward_kinematics_np  # torch: only for motions built from parameters
+
         rotations = np.asarray(rotations, dtype=np.float64)
         joints = forward_kinematics_np(get_skeleton(skeleton), rotations, root)
         return cls(skeleton=skeleton, fps=fps, joints=joints, rotations=rotations, root=root, **kwargs)

@@ -70,7 +70,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from data.body_model import BodyModel
 from data.errors import InputError
 from data.io import atomic_output
 from metrics import METRICS_VERSION
@@ -99,7 +98,11 @@ def run_evaluate(task: str, pred: str | os.PathLike, gt: str | os.PathLike, prot
     if task == "solo":
         body = evaluate_solo(pred_dir, gt_dir, proto, cache, BeatFinder(_opt(beats), None))
     elif task == "duet":
-        model = None if smplx_models is None else BodyModel(smplx_models, model_type="smplx")
+        model = None
+        if smplx_models is not None:
+            from data.body_model import BodyModel  # torch and smplx: only for mesh contact
+
+            model = BodyModel(smplx_models, model_type="smplx")
         body = evaluate_duet(pred_dir, gt_dir, proto, cache, BeatFinder(_opt(beats), None), model)
     else:
         if beats is not None:

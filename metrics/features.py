@@ -79,7 +79,6 @@ L_FOOT, R_FOOT, NECK, L_COLLAR, R_COLLAR, HEAD, L_SHOULDER, R_SHOULDER = range(1
 L_ELBOW, R_ELBOW, L_WRIST, R_WRIST, L_HAND, R_HAND = range(18, 24)
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Preprocessing helpers
 # --------------------------------------------------------------------------------------------------

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from data.body_model import BodyModel
 from data.camera import DEFAULT_ASPECT, CameraTrack, dcm_to_metres, visibility_mask
 from data.contact import capsule_contact
 from data.errors import InputError
@@ -37,6 +36,9 @@ from metrics.fid import fid_and_div
 from metrics.inputs import CameraWithDancer, Item, camera_items, check_items, duet_items, solo_items
 from metrics.music_beats import BeatFinder, music_names
 from metrics.protocols import Protocol
+
+if TYPE_CHECKING:  # torch and smplx load only when a model folder is given (run_evaluate)
+    from data.body_model import BodyModel
 
 ROLES = ("pred", "reference")
 
