@@ -8,13 +8,16 @@ transposed-conv upsampling, L1 + velocity + acceleration loss on positions), for
 (upper, lower and two hands of SMPL-X, stride 4 at 30 fps). It decodes positions only: the
 throughput pasdeux's tokenizer, which also decodes 6D rotations and root velocity, is measured against.
 
-Each round times one training step (forward, every loss, backward, Adam) of every variant in turn, so
-load on the machine hits them alike; the figure is the median over rounds, in windows per second, with
-the ratio to the reference in fp32. Variants: the reference; ``configs/<task>/tokenizer.yaml`` as
-shipped; and, with ``--variant NAME=KEY:VALUE,...``, the same config with part settings overridden
+Each round times one training step (forward, every loss, backward, Adam) of every variant in turn
+(the order reversed every other round), so load on the machine hits them alike; the figure is the
+median over rounds, in windows per second, with the ratio to the reference in fp32 and the quartiles
+of the per-round ratios (a run-to-run spread on a shared machine). Architectures are compared with
+plain Adam on every row; the row ``shipped fp32, fused Adam`` is the step ``cli.py fit`` runs.
+Variants: the reference; ``configs/<task>/tokenizer.yaml`` as shipped; and, with ``--variant NAME=KEY:VALUE,...``, the same config with part settings overridden
 (e.g. ``separate=shared_decoder:false``). bf16 runs the step under ``torch.autocast`` (what
 ``precision: bf16-mixed`` does); on a CPU without native bf16 it is slower, which the output shows.
-GFLOP per window are counted once per variant with ``torch.utils.flop_counter``.
+GFLOP per window are counted once per variant with ``torch.utils.flop_counter``, after the warm-up step
+(so the codebook's k-means initialisation is not counted as a step's work).
 
     python bench/bench_tokenizer_vs_bailando.py [--task solo duet] [--batch 4] [--rounds 5]
         [--precision fp32 bf16] [--variant separate=shared_decoder:false] [--profile] [--out FILE.json]
@@ -157,9 +160,11 @@ def parse_variant(text: str) -> tuple[str, dict]:
 class Variant:
     """One model to time: ``step()`` runs forward, loss, backward and an Adam step."""
 
-    def __init__(self, name: str, model: nn.Module, loss_fn, bf16: bool) -> None:
+    def __init__(self, name: str, model: nn.Module, loss_fn, bf16: bool, fused: bool = False) -> None:
         self.name, self.model, self.loss_fn, self.bf16 = name, model, loss_fn, bf16
-        self.opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        # Plain Adam for the architecture comparison; ``fused`` is what ``cli.py fit`` builds by default
+        # (training.optim.OptimizerConfig.fused), timed on its own row.
+        self.opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused or None)
         self.times: list[float] = []
         model.train()
 
@@ -184,7 +189,8 @@ class Variant:
         return counter.get_total_flops() / 1e9 / windows
 
 
-def build_variants(task: str, precisions: list[str], extra: list[tuple[str, dict]], batch: int) -> tuple[list, int]:
+def build_variants(task: str, precisions: list[str], extra: list[tuple[str, dict]], batch: int,
+                   fused_row: bool = True) -> tuple[list, int]:
     cfg = yaml.safe_load((ROOT / CONFIGS[task]).read_text())
     init = cfg["model"]["init_args"]
     frames = int(cfg["data"]["init_args"]["window"])
@@ -205,6 +211,10 @@ def build_variants(task: str, precisions: list[str], extra: list[tuple[str, dict
         for precision in precisions:
             variants.append(Variant(f"{name} {precision}", model, lambda m: m(joints, rotations, root_vel)[2]["loss"],
                                     precision == "bf16"))
+    if fused_row:  # the shipped model with the optimiser `fit` builds: what a user gets
+        for precision in precisions:
+            variants.append(Variant(f"shipped {precision}, fused Adam", variants[len(precisions)].model,
+                                    lambda m: m(joints, rotations, root_vel)[2]["loss"], precision == "bf16", fused=True))
     return variants, windows
 
 
@@ -237,11 +247,11 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {}
     for task in args.task:
         variants, windows = build_variants(task, args.precision, extra, args.batch)
-        flops = {v.name: v.gflop(windows) for v in variants}
         for v in variants:  # warm-up round, untimed (k-means init, allocator)
             v.step(timed=False)
-        for _ in range(args.rounds):
-            for v in variants:
+        flops = {v.name: v.gflop(windows) for v in variants}  # after the warm-up: k-means init is not a step's
+        for r in range(args.rounds):  # alternating, and reversed every other round (ABBA: no order bias)
+            for v in (variants if r % 2 == 0 else variants[::-1]):
                 v.step()
         base = windows / statistics.median(variants[0].times)
         print(f"\n{task}: {windows} windows of {CONFIGS[task]}'s length per step, {args.rounds} rounds")
@@ -249,10 +259,14 @@ def main(argv: list[str] | None = None) -> dict:
         for v in variants:
             rate = windows / statistics.median(v.times)
             params = sum(p.numel() for p in v.model.parameters()) / 1e6
+            # Spread: the per-round ratio to the reference's step of the same round (machine noise cancels).
+            per_round = sorted(r / t for r, t in zip(variants[0].times, v.times))
+            q1, q3 = per_round[len(per_round) // 4], per_round[(3 * len(per_round)) // 4]
             rows[v.name] = {"windows_per_s": round(rate, 2), "ratio_to_reference_fp32": round(rate / base, 3),
+                            "ratio_iqr": [round(q1, 3), round(q3, 3)],
                             "gflop_per_window": round(flops[v.name], 2), "params_M": round(params, 1)}
             print(f"  {v.name:32s} {params:6.1f} M params {flops[v.name]:7.2f} GFLOP/window "
-                  f"{rate:7.2f} windows/s  x{rate / base:.2f}")
+                  f"{rate:7.2f} windows/s  x{rate / base:.2f} (rounds: {q1:.2f}-{q3:.2f})")
         results[task] = rows
         if args.profile:
             for v in variants:

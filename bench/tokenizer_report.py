@@ -9,6 +9,9 @@ first frame):
 * root drift: distance between decoded and true pelvis 10 s after the start;
 * rotations: mean geodesic error (deg) of the decoded joint rotations, and the MPJPE of forward
   kinematics of the decoded rotations (what an exported SMPL animation shows);
+* beat alignment: Bailando's BAS (:func:`metrics.beat.bailando_bas`, the motion with its root) of the
+  reconstruction and of the truth against the song's beat times from the corpus's ground truth, and of
+  the truth against another song's beats (the chance level: what BAS gives a dance that does not listen);
 * codebook: perplexity of the test tokens and dead codes (never used on the test split), per part;
 * speed content: the per-bin velocity amplitude-spectrum error and high-band (>= 3 Hz) energy ratio,
   and, phase-blind and stable, Welch-PSD energy ratios per band (0-1, 1-3, 3-6, 6-12, >= 12 Hz) and the
@@ -40,6 +43,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -47,11 +51,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from data.datasets.aistpp import try_parse_sequence_name  # noqa: E402
 from data.fk import forward_kinematics, to_rotmat  # noqa: E402
+from metrics.beat import bailando_bas, mean_score  # noqa: E402
 from data.skeleton import get_skeleton  # noqa: E402
 from tokenizer.evaluation import (code_histogram, codebook_usage, compare_psd, mpjpe_mm,  # noqa: E402
                                   velocity_psd, velocity_spectrum_error)
-from data.geometry import integrate_root_velocity  # noqa: E402
+from data.geometry import absolute_joints, integrate_root_velocity  # noqa: E402
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer  # noqa: E402
 
 DRIFT_SECONDS = 10.0
@@ -74,10 +80,47 @@ def test_dancers(task: str, root: Path, stride: int) -> list[dict]:
     out = []
     for i in range(len(ds)):
         s = ds[i]
+        beats = song_beat_times(task, root, s["name"])
         for prefix in ([""] if task == "solo" else ["leader_", "follower_"]):
             out.append({k: s[f"{prefix}{k}"] for k in ("joints", "root_vel", "root_start", "rotations")}
-                       | {"name": f"{s['name']}{'/' + prefix[:-1] if prefix else ''}"})
+                       | {"name": f"{s['name']}{'/' + prefix[:-1] if prefix else ''}", "beat_times": beats})
     return out
+
+
+def song_beat_times(task: str, root: Path, name: str) -> np.ndarray | None:
+    """Beat times (s) of a test sequence's song from the synthetic corpus's ground truth (None for a
+    real dataset, which has no such file: BAS is then left out)."""
+    if task == "solo":
+        info = try_parse_sequence_name(name)
+        path = None if info is None else root / "groundtruth" / "music" / f"{info.music_id}.json"
+    else:
+        path = root / "groundtruth" / f"{name}.json"
+    if path is None or not path.is_file():
+        return None
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    return np.asarray((truth if task == "solo" else truth["song"])["beat_times"], dtype=np.float64)
+
+
+def beat_alignment(dancers: list[dict], decoded: list[torch.Tensor], fps: float) -> dict:
+    """BAS of the decoded dances and of the truth (absolute joints, root included) against each song's
+    beats, and of the truth against the next sequence's song with other beats (chance level)."""
+    truth = [absolute_joints(d["joints"], d["root_vel"], d["root_start"]).double().numpy() for d in dancers]
+    beats = [None if d["beat_times"] is None else np.round(d["beat_times"] * fps).astype(np.int64) for d in dancers]
+    have = [i for i, b in enumerate(beats) if b is not None]
+    if not have:
+        return {}
+
+    def other(i: int) -> np.ndarray:  # the next sequence whose song has other beats
+        for k in have[have.index(i) + 1:] + have[:have.index(i)]:
+            if not np.array_equal(beats[k], beats[i]):
+                return beats[k]
+        return beats[i]
+
+    mean = lambda xs: round(mean_score(xs)[0], 4)  # noqa: E731
+    bas = mean([bailando_bas(decoded[i].double().numpy(), beats[i]) for i in have])
+    bas_truth = mean([bailando_bas(truth[i], beats[i]) for i in have])
+    return {"bas": bas, "bas_truth": bas_truth, "bas_ratio_to_truth": round(bas / bas_truth, 3),
+            "bas_truth_other_song": mean([bailando_bas(truth[i], other(i)) for i in have])}
 
 
 def test_offsets(root: Path, stride: int, key: str) -> list[torch.Tensor]:
@@ -105,7 +148,7 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
     sums: dict[str, float] = {}
     frames = 0
     drifts, hists = [], {p: torch.zeros(tok.codebook_size, dtype=torch.long) for p in tok.parts}
-    spec_pred, spec_true = [], []
+    spec_pred, spec_true, decoded = [], [], []
     for d in dancers:
         joints, T = d["joints"], d["joints"].shape[0]
         idx = tok.encode(joints)
@@ -136,6 +179,7 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
             fk_true = forward_kinematics(sk, d["rotations"].double(), torch.zeros(T, 3, dtype=torch.float64), rep="6d")
             add("fk_mpjpe_mm", mpjpe_mm(fk - fk[..., :1, :], joints.double()))
             add("fk_of_true_rotations_mpjpe_mm", mpjpe_mm(fk_true - fk_true[..., :1, :], joints.double()))
+        decoded.append(out["joints_rel"] + out["root"][:, None])  # (T, J, 3) absolute, for BAS
         spec_pred.append(out["joints_rel"].reshape(1, T, -1))
         spec_true.append(joints.reshape(1, T, -1))
     result = {k: round(v / frames, 2) for k, v in sums.items()}
@@ -144,6 +188,7 @@ def evaluate_tokenizer(tok: Tokenizer, dancers: list[dict]) -> dict:
     psd_pred = velocity_psd([x[0] for x in spec_pred], tok.fps)[1]
     result.update({k: round(v, 3) for k, v in compare_psd(freqs, psd_pred, psd_true).items()})
     result[PSD_KEY] = {"freqs": freqs.tolist(), "true": psd_true.tolist(), "pred": psd_pred.tolist()}  # the plot's
+    result.update(beat_alignment(dancers, decoded, tok.fps))
     result["root_drift_10s_m"] = round(sum(drifts) / len(drifts), 4) if drifts else None
     result["drift_sequences"] = len(drifts)
     # Velocity spectra over a common length (the shortest sequence), sequences stacked.
@@ -213,7 +258,8 @@ DEFAULT_VARIANTS = (
 )
 """Explicit overrides, so the table does not depend on what the config file currently says."""
 ABLATION_KEYS = ("mpjpe_mm", "upper/mpjpe_mm", "lower/mpjpe_mm", "root_drift_10s_m", "spectrum_error",
-                 "high_band_ratio", "psd_log_distance_db", "rotation_err_deg", "upper/perplexity", "lower/perplexity")
+                 "high_band_ratio", "psd_log_distance_db", "rotation_err_deg", "upper/perplexity", "lower/perplexity",
+                 "bas", "bas_truth", "bas_ratio_to_truth", "bas_truth_other_song")
 
 
 def parse_variant(spec: str) -> dict:
