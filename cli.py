@@ -10,6 +10,7 @@ Tool commands need no Trainer and are dispatched before Lightning is imported (s
     python cli.py features SONG... --fps 60 --set bailando438 --out DIR
     python cli.py convert IN --to bvh|npz|aistpp --out FILE
     python cli.py render MOTION [MOTION] [--music SONG] --out FILE.mp4
+    python cli.py dance --ckpt CKPT --music SONG... --out DIR [--genre G] [--seed-motion FILE] [--samples N] ...
     python cli.py demo --out DIR
     python cli.py synth --out DIR [--preset quick|full] [--seed N]
     python cli.py evaluate --task solo|duet|camera --pred DIR --gt DIR [--protocol NAME] [--out FILE.json]
@@ -64,6 +65,12 @@ def _render(args: argparse.Namespace) -> int:
     print(render_video(motions, args.out, music=args.music, fps=args.fps, size=args.size,
                        title=args.title))
     return 0
+
+
+def _dance(args: argparse.Namespace) -> int:
+    from gpt.dance import run_dance
+
+    return run_dance(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -125,6 +132,15 @@ def _tool_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="", help="caption drawn on the video")
     p.set_defaults(func=_render)
 
+    from gpt.dance import add_arguments as dance_arguments
+
+    p = sub.add_parser("dance", help="dances to songs from a trained solo GPT (npz, AIST++ pkl, BVH, mp4 preview)",
+                       description="Generate a dance for every song (and --samples per song) in one batch and write "
+                                   "DIR/<song>[_<k>].{npz,pkl,bvh,mp4}. Songs of any length and format; "
+                                   "sampling by temperature, top-k and top-p, seeded.")
+    dance_arguments(p)
+    p.set_defaults(func=_dance)
+
     p = sub.add_parser("demo", help="the main job on embedded synthetic data (what `make demo` runs)")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.set_defaults(func=_demo)
@@ -165,7 +181,7 @@ def _tool_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TOOL_COMMANDS = ("features", "convert", "render", "demo", "evaluate", "synth")
+TOOL_COMMANDS = ("features", "convert", "render", "dance", "demo", "evaluate", "synth")
 
 
 def run_tool(argv: list[str]) -> int:

@@ -87,12 +87,17 @@ class WindowConfig:
     frame_multiple: int = 1
     """Whole sequences are cropped to a multiple of this (the tokenizer's temporal stride: 8 at
     60 fps, 4 at 30 fps), and ``length`` must be one too."""
+    music_margin: int = 0
+    """Frames of music before and after each sample's motion (``music`` is then ``(T + 2 margin, F)``):
+    the look-ahead a music encoder reads. Zeros where the song has none (its start and end)."""
 
     def __post_init__(self) -> None:
         for name in ("length", "stride", "frame_multiple"):
             value = getattr(self, name)
             if not is_int(value) or value < 1:
                 raise ValueError(f"window {name} must be a positive integer, got {value!r}")
+        if not is_int(self.music_margin) or self.music_margin < 0:
+            raise ValueError(f"music_margin must be an integer >= 0, got {self.music_margin!r}")
         if self.eval_stride is not None and (not is_int(self.eval_stride) or self.eval_stride < 1):
             raise ValueError(f"eval_stride must be a positive integer or None, got {self.eval_stride!r}")
         if self.eval_mode not in EVAL_MODES:
@@ -292,12 +297,14 @@ class WindowedDataset(Dataset, Generic[S]):
         length: frames per window, or ``None`` for one sample per whole sequence.
         stride: frames between window starts.
         frame_multiple: whole sequences are cropped to a multiple of this.
+        music_margin: frames of music each side of a sample's motion (see :class:`WindowConfig`).
     """
 
     def __init__(self, sequences: Sequence[S], length: int | None, stride: int = 1,
-                 frame_multiple: int = 1) -> None:
+                 frame_multiple: int = 1, music_margin: int = 0) -> None:
         self.sequences = list(sequences)
         self.length = length
+        self.music_margin = music_margin
         self.index = build_window_index([s.num_frames for s in self.sequences], length, stride,
                                         frame_multiple)  # (N, 3)
 
@@ -313,6 +320,15 @@ class WindowedDataset(Dataset, Generic[S]):
         """The task's tensors for frames ``[start, stop)`` of ``seq`` (each task overrides this)."""
         raise NotImplementedError(f"{type(self).__name__} does not define sample()")
 
+    def music(self, seq: S, start: int, stop: int) -> torch.Tensor:
+        """Music frames ``[start - margin, stop + margin)`` ``(T + 2 margin, F)``, zeros outside the song."""
+        m = self.music_margin
+        music = seq.music
+        lo, hi = max(0, start - m), min(music.shape[0], stop + m)
+        out = np.zeros((stop - start + 2 * m, music.shape[1]), dtype=np.float32)
+        out[lo - (start - m):hi - (start - m)] = music[lo:hi]
+        return torch.from_numpy(out)
+
     @property
     def num_frames(self) -> int:
         """Frames covered by the sequences (after cropping to the music)."""
@@ -323,11 +339,61 @@ class SoloDataset(WindowedDataset[SoloSequence]):
     """Solo samples. Keys and shapes (T frames, J = 24, F music channels), float32 unless noted:
 
     ``joints`` (T, J, 3) root-relative; ``root_vel`` (T, 3); ``root_start`` (3,);
-    ``rotations`` (T, J, 6) when kept; ``music`` (T, F); ``name`` str; ``start`` int (frame).
+    ``rotations`` (T, J, 6) when kept; ``music`` (T + 2 music_margin, F); ``name`` str; ``start`` int
+    (frame); ``tempo`` float (1.0 unless tempo augmentation stretched the sample).
+
+    Tempo augmentation (``tempo_range=(lo, hi)``, training): each sample plays dance and music together
+    ``f`` times as fast, ``f`` log-uniform in the range (the window then reads ``f * T`` source frames,
+    fewer where the sequence ends first), both resampled linearly in time, the music's beat one-hot
+    (channel ``beat_channel``) moved to the stretched beat frames. A song's tempo is then no longer a
+    label the model can learn its genre's moves by: held-out songs have tempi their genre's training
+    songs lack (AIST++ and the synthetic corpus alike).
     """
 
+    def __init__(self, sequences: Sequence[SoloSequence], length: int | None, stride: int = 1,
+                 frame_multiple: int = 1, music_margin: int = 0, tempo_range: tuple[float, float] | None = None,
+                 beat_channel: int | None = None) -> None:
+        super().__init__(sequences, length, stride, frame_multiple, music_margin)
+        if tempo_range is not None:
+            lo, hi = (float(v) for v in tempo_range)
+            if not 0 < lo <= 1 <= hi:
+                raise ValueError(f"tempo_range must hold 1 and be positive (e.g. [0.8, 1.25]), got {tempo_range!r}")
+            tempo_range = (lo, hi)
+        self.tempo_range = tempo_range
+        self.beat_channel = beat_channel
+
     def sample(self, seq: SoloSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
-        return {**dancer_sample(seq.dancer, start, stop), "music": _tensor(seq.music[start:stop])}
+        if self.tempo_range is None:
+            return {**dancer_sample(seq.dancer, start, stop), "music": self.music(seq, start, stop), "tempo": 1.0}
+        lo, hi = self.tempo_range
+        factor = float(np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * torch.rand(()).item()))  # torch's RNG: seeded per worker
+        T, m = stop - start, self.music_margin
+        factor = min(factor, (seq.num_frames - 1 - start) / max(T - 1, 1))  # do not read past the sequence
+        src = start + np.arange(T) * factor  # (T,) source frame of each output frame
+        dancer = DancerArrays(_lerp_frames(seq.dancer.joints, src),
+                              None if seq.dancer.rotations is None else _lerp_frames(seq.dancer.rotations, src))
+        music_t = start + np.arange(-m, T + m) * factor
+        music = _lerp_frames(seq.music, music_t, outside=0.0)  # (T + 2m, F), zeros past the song as the margins
+        if self.beat_channel is not None:
+            beats = np.nonzero(seq.music[:, self.beat_channel] > 0.5)[0]
+            music[:, self.beat_channel] = 0.0
+            idx = np.round((beats - start) / factor).astype(np.int64) + m
+            music[idx[(idx >= 0) & (idx < T + 2 * m)], self.beat_channel] = 1.0
+        return {**dancer_sample(dancer, 0, T), "music": torch.from_numpy(music.astype(np.float32)), "tempo": factor}
+
+
+def _lerp_frames(a: np.ndarray, t: np.ndarray, outside: float | None = None) -> np.ndarray:
+    """Rows of ``a`` (T, ...) at fractional frame times ``t``, linear between frames; times outside
+    ``[0, T - 1]`` get ``outside`` (or the edge row when None)."""
+    T = a.shape[0]
+    tc = np.clip(t, 0, T - 1)
+    i0 = np.floor(tc).astype(np.int64)
+    i1 = np.minimum(i0 + 1, T - 1)
+    w = (tc - i0).reshape(-1, *([1] * (a.ndim - 1)))
+    out = (1 - w) * a[i0] + w * a[i1]
+    if outside is not None:
+        out[(t < 0) | (t > T - 1)] = outside
+    return out.astype(np.float32)
 
 
 class DuetDataset(WindowedDataset[DuetSequence]):
@@ -342,8 +408,8 @@ class DuetDataset(WindowedDataset[DuetSequence]):
     """
 
     def __init__(self, sequences: Sequence[DuetSequence], length: int | None, stride: int = 1,
-                 frame_multiple: int = 1, skeleton: str = "smplx55") -> None:
-        super().__init__(sequences, length, stride, frame_multiple)
+                 frame_multiple: int = 1, music_margin: int = 0, skeleton: str = "smplx55") -> None:
+        super().__init__(sequences, length, stride, frame_multiple, music_margin)
         sk = get_skeleton(skeleton)
         self.hips = (sk.index("left_hip"), sk.index("right_hip"))
 
@@ -355,7 +421,7 @@ class DuetDataset(WindowedDataset[DuetSequence]):
         heading = heading_angle(out["leader_joints"], *self.hips)  # (T,)
         out["follower_root_rel"] = rel
         out["follower_root_rel_local"] = to_heading_frame(rel, heading)
-        out["music"] = _tensor(seq.music[start:stop])
+        out["music"] = self.music(seq, start, stop)
         return out
 
 
@@ -367,7 +433,7 @@ class CameraDataset(WindowedDataset[CameraSequence]):
 
     def sample(self, seq: CameraSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
         return {"camera": _tensor(seq.track.slice(start, stop).polar.astype(np.float32)),  # (T, 8)
-                "joints": _tensor(seq.joints[start:stop]), "music": _tensor(seq.music[start:stop])}
+                "joints": _tensor(seq.joints[start:stop]), "music": self.music(seq, start, stop)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,8 +578,8 @@ class _WindowedDataModule(pl.LightningDataModule):
         """Preload the named sequences (frame-aligned with their music)."""
         raise NotImplementedError(f"{type(self).__name__} does not define _load()")
 
-    def _make_dataset(self, sequences: list, length: int | None, stride: int) -> WindowedDataset:
-        return self.dataset_class(sequences, length, stride, self.window.frame_multiple)
+    def _make_dataset(self, sequences: list, length: int | None, stride: int, train: bool = False) -> WindowedDataset:
+        return self.dataset_class(sequences, length, stride, self.window.frame_multiple, self.window.music_margin)
 
     # -- facts later stages link to ----------------------------------------------------------------
     @property
@@ -561,7 +627,7 @@ class _WindowedDataModule(pl.LightningDataModule):
             sequences = self.sequences(split)
             w = self.window
             if role == "train":
-                ds = self._make_dataset(sequences, w.length, w.stride)
+                ds = self._make_dataset(sequences, w.length, w.stride, train=True)
                 what = f"{w.length}-frame windows (stride {w.stride})"
             elif w.eval_mode == "windows":
                 ds = self._make_dataset(sequences, w.length, w.effective_eval_stride)
@@ -631,6 +697,9 @@ class SoloDataModule(_WindowedDataModule):
         eval_batch_size: validation/test batch size; default batch_size (1 for whole sequences).
         num_workers: DataLoader workers (persistent when > 0).
         drop_last: drop the last incomplete training batch.
+        music_margin: frames of music each side of a sample's motion (a music encoder's look-ahead).
+        tempo_range: training only: play each window's dance and music together faster or slower, by a
+            factor log-uniform in ``[lo, hi]`` (e.g. [0.8, 1.25]); None: off. See :class:`SoloDataset`.
     """
 
     dataset_name = "AIST++"
@@ -641,18 +710,26 @@ class SoloDataModule(_WindowedDataModule):
                  feature_set: str = "bailando438", cache_dir: str | None = None, rotations: bool = True,
                  train_split: str = "train", val_split: str = "val", test_split: str = "test",
                  batch_size: int = 32, eval_batch_size: int | None = None, num_workers: int = 0,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, music_margin: int = 0, tempo_range: list[float] | None = None) -> None:
         allowed = (*AISTPP_SPLITS, "all")
         splits = {"train": _check_split(train_split, allowed, "train_split", "AIST++"),
                   "val": _check_split(val_split, allowed, "val_split", "AIST++"),
                   "test": _check_split(test_split, allowed, "test_split", "AIST++")}
-        super().__init__(root, WindowConfig(window, stride, AISTPP_FPS, eval_mode, eval_stride, frame_multiple),
+        super().__init__(root, WindowConfig(window, stride, AISTPP_FPS, eval_mode, eval_stride, frame_multiple,
+                                            music_margin),
                          MusicConfig(feature_set, cache_dir),
                          LoaderConfig(batch_size, eval_batch_size, num_workers, drop_last), splits)
         self.music_dir = music_dir
         self.rotations = rotations
         self.num_joints = get_skeleton("smpl24").num_joints
+        self.tempo_range = None if tempo_range is None else tuple(float(v) for v in tempo_range)
+        if self.tempo_range is not None:
+            SoloDataset([], None, tempo_range=self.tempo_range)  # the range is checked now, not at the first batch
         self.save_hyperparameters()
+
+    def _make_dataset(self, sequences: list, length: int | None, stride: int, train: bool = False) -> SoloDataset:
+        return SoloDataset(sequences, length, stride, self.window.frame_multiple, self.window.music_margin,
+                           tempo_range=self.tempo_range if train else None, beat_channel=self.music.beat_channel)
 
     def _open_reader(self):
         return AISTPPReader(self.root, music_dir=self.music_dir)
@@ -692,6 +769,7 @@ class DuetDataModule(_WindowedDataModule):
         eval_batch_size: validation/test batch size; default batch_size (1 for whole sequences).
         num_workers: DataLoader workers (persistent when > 0).
         drop_last: drop the last incomplete training batch.
+        music_margin: frames of music each side of a sample's motion (a music encoder's look-ahead).
     """
 
     dataset_name = "DD100"
@@ -701,12 +779,14 @@ class DuetDataModule(_WindowedDataModule):
                  eval_stride: int | None = None, frame_multiple: int = 4, feature_set: str = "duolando54",
                  cache_dir: str | None = None, rotations: bool = True, train_split: str = "train",
                  val_split: str = "test", test_split: str = "test", batch_size: int = 32,
-                 eval_batch_size: int | None = None, num_workers: int = 0, drop_last: bool = False) -> None:
+                 eval_batch_size: int | None = None, num_workers: int = 0, drop_last: bool = False,
+                 music_margin: int = 0) -> None:
         allowed = (*DD100_SPLITS, "all")
         splits = {"train": _check_split(train_split, allowed, "train_split", "DD100"),
                   "val": _check_split(val_split, allowed, "val_split", "DD100"),
                   "test": _check_split(test_split, allowed, "test_split", "DD100")}
-        super().__init__(root, WindowConfig(window, stride, DD100_FPS, eval_mode, eval_stride, frame_multiple),
+        super().__init__(root, WindowConfig(window, stride, DD100_FPS, eval_mode, eval_stride, frame_multiple,
+                                            music_margin),
                          MusicConfig(feature_set, cache_dir),
                          LoaderConfig(batch_size, eval_batch_size, num_workers, drop_last), splits)
         self.rotations = rotations

@@ -31,6 +31,7 @@ feature sets) stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -210,6 +211,34 @@ class MusicFeatures:
 _READ_FIX = "convert it to wav, flac, ogg or mp3 (e.g. `ffmpeg -i FILE out.wav`) or check it is audio"
 
 
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """Silence what C libraries write to file descriptor 2 (libsndfile's mp3 decoder prints "Note:
+    Illegal Audio-MPEG-Header ..." lines for a file that is not mp3), so a bad file costs the user
+    one line, pasdeux's own. Python's own ``sys.stderr`` is untouched."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _libsndfile_reason(error: Exception, path: Path) -> str:
+    """libsndfile's complaint without its quoting of the file name (which it sometimes gives as '')
+    and without "does not exist" for a file that does: it could not decode it."""
+    text = re.sub(r"Error opening '[^']*':\s*", "", str(error)).replace(str(path), "").strip(" :.")
+    if "does not exist" in text or not text:
+        return "cannot decode it"
+    return text
+
+
 def _check_waveform(y: np.ndarray, source: str | os.PathLike | None, sr: float) -> None:
     """Refuse empty, non-finite, too-short or silent audio with a one-line :class:`InputError`."""
     if y.size == 0:
@@ -271,14 +300,14 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
     if p.is_dir():
         raise InputError(p, "is a folder, not an audio file", "pass the audio files themselves")
     try:
-        data, native_sr = sf.read(p, dtype="float32", always_2d=True)  # (N, C)
+        with _quiet_c_stderr():
+            data, native_sr = sf.read(p, dtype="float32", always_2d=True)  # (N, C)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sf_error:
         try:
             data, native_sr = _read_with_ffmpeg(p)
         except RuntimeError as ff_error:
-            reason = str(sf_error).replace(str(p), "").strip(" :") or type(sf_error).__name__
-            raise InputError(p, f"not a readable audio file (libsndfile: {reason}; ffmpeg: "
-                                f"{ff_error})", _READ_FIX) from None
+            raise InputError(p, f"not a readable audio file (libsndfile: {_libsndfile_reason(sf_error, p)}; "
+                                f"ffmpeg: {ff_error})", _READ_FIX) from None
     except OSError as e:
         raise InputError(p, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
     y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # (N,)

@@ -1,7 +1,8 @@
 """``python cli.py demo`` (what ``make demo`` runs): the pipeline end to end on the synthetic corpus.
 
 The demo is a list of steps, one per job, each living in the package that owns the job
-(:mod:`data.demo`: corpus and previews; :mod:`tokenizer.demo`: the quick tokenizers). A step takes
+(:mod:`data.demo`: corpus and previews; :mod:`tokenizer.demo`: the quick tokenizers; :mod:`gpt.demo`:
+the quick solo GPT, its RL fine-tuning and dances to held-out songs). A step takes
 the output folder, reads what earlier steps wrote there, and returns ``(summary, line)``. A later
 stage adds its step to :data:`STEPS`; nothing below this package reaches across layers to run one.
 
@@ -17,6 +18,7 @@ from typing import Callable
 
 from data.demo import camera_step, corpus_step, duet_step, solo_step
 from data.io import atomic_output
+from gpt.demo import gpt_step
 from tokenizer.demo import tokenizer_step
 
 Step = Callable[[Path], tuple[dict, str]]
@@ -26,6 +28,7 @@ STEPS: list[tuple[str, Step]] = [
     ("duet", duet_step),
     ("camera", camera_step),
     ("tokenizer", tokenizer_step),
+    ("solo_gpt", gpt_step),
 ]
 """After the corpus, in order: (summary key, step)."""
 
@@ -44,7 +47,8 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
     summary["seconds"] = round(time.perf_counter() - started, 1)
     with atomic_output(out / "demo_summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
-    videos = [summary["solo"]["video"], summary["duet"]["video"], summary["tokenizer"]["solo_video"]]
+    videos = [summary["solo"]["video"], summary["duet"]["video"], summary["tokenizer"]["solo_video"],
+              summary["solo_gpt"]["video"]]
     print(f"done in {summary['seconds']} s; previews: {', '.join(videos)}; summary in {out / 'demo_summary.json'}")
     return summary
 

@@ -59,3 +59,13 @@ def test_nan_motion_gives_one_line_and_no_output(tmp_path):
     assert out.stderr.startswith("pasdeux: error: ") and out.stderr.count("\n") == 1
     assert str(bad) in out.stderr and "NaN" in out.stderr
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_features_on_a_text_file_named_mp3_is_one_line(tmp_path):
+    fake = tmp_path / "song.mp3"
+    fake.write_text("not a song\n" * 20)
+    out = run_cli("features", fake, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache")
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr  # the mp3 decoder's "Note: ..." lines are silenced
+    assert str(fake) in lines[0] and "''" not in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -56,7 +56,7 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
     # No shipped config fixes the precision: the CLI picks it for the hardware.
     assert trainer.precision == default_precision(trainer_accelerator(path))
     # Tokenizer stages: the part set, frame rate and stride agree with the data module.
-    if hasattr(model, "tokenizer"):
+    if type(model).__name__ == "TokenizerStage":
         cfg = model.config
         assert datamodule.window.fps == cfg.fps
         assert datamodule.window.frame_multiple % cfg.stride == 0 and datamodule.window.length % cfg.stride == 0
@@ -64,6 +64,13 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert datamodule.rotations or not cfg.rotations
     if hasattr(model, "translation"):
         assert model.config.stride == 4 and datamodule.window.length % model.config.stride == 0
+    # GPT stages: the tokenizer is read when training starts; the music look-ahead fits the data's margin
+    # (8 frames per token at 60 fps), and 30 tokens fit the window.
+    if type(model).__name__ == "SoloGPTStage":
+        assert model.tokenizer is None and model.tokens_from == "sequence"
+        assert datamodule.window.music_margin >= model.config.music_context * 8
+        assert datamodule.window.length % 8 == 0 and datamodule.window.stride % 8 == 0
+        assert datamodule.window.effective_eval_stride % 8 == 0
 
 
 def _rising_val_loss_module():

@@ -47,11 +47,17 @@ SIDE_OFFSET = np.array([1.5, 0.0, 0.0])
 CLIP_SECONDS = 8.0
 
 
-def _relocated_config(name: str, out: Path) -> dict:
-    """The quick YAML with every ``demo_out/...`` path moved under ``out``."""
-    cfg = yaml.safe_load((ROOT / QUICK[name]).read_text())
-    corpus = "aistpp" if name == "solo_tokenizer" else "dd100"
+def relocated_config(name: str, out: Path, path: str | Path | None = None, corpus: str | None = None,
+                     model_paths: dict[str, str] | None = None) -> dict:
+    """A quick YAML (``QUICK[name]`` or ``path``) with every ``demo_out/...`` path moved under ``out``:
+    the data root to ``out/synth/<corpus>``, logs to ``out/runs``, checkpoints to ``out/checkpoints/<name>``;
+    ``model_paths`` sets model init args that name earlier checkpoints (``{"tokenizer": "solo_tokenizer"}``
+    -> ``out/checkpoints/solo_tokenizer/last.ckpt``)."""
+    cfg = yaml.safe_load((ROOT / (path or QUICK[name])).read_text())
+    corpus = corpus or ("aistpp" if name == "solo_tokenizer" else "dd100")
     cfg["data"]["init_args"]["root"] = str(out / "synth" / corpus)
+    for arg, stage in (model_paths or {}).items():
+        cfg["model"]["init_args"][arg] = str(out / "checkpoints" / stage / "last.ckpt")
     trainer = cfg["trainer"]
     trainer["default_root_dir"] = str(out / "runs" / name)
     trainer["logger"]["init_args"]["save_dir"] = str(out / "runs")
@@ -61,19 +67,20 @@ def _relocated_config(name: str, out: Path) -> dict:
     return cfg
 
 
-def fit_quick(name: str, out: Path) -> tuple[Path, float]:
-    """Run ``cli.py fit`` on a quick config (paths under ``out``); returns (last checkpoint, seconds)."""
-    config = out / "configs" / f"{name}.yaml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(yaml.safe_dump(_relocated_config(name, out), sort_keys=False))
+def fit_quick(name: str, out: Path, config: dict | None = None) -> tuple[Path, float]:
+    """Run ``cli.py fit`` on a quick config (``config``, default the relocated ``QUICK[name]``) in a
+    subprocess, exactly as a user does; returns (last checkpoint, seconds)."""
+    path = out / "configs" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config or relocated_config(name, out), sort_keys=False))
     ckpt = out / "checkpoints" / name / "last.ckpt"
     if ckpt.exists():
         ckpt.unlink()  # a stale checkpoint must not pass for this run's
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(config)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(path)], cwd=ROOT, check=True)
     seconds = time.perf_counter() - start
     if not ckpt.is_file():
-        raise RuntimeError(f"`cli.py fit --config {config}` finished without writing {ckpt}")
+        raise RuntimeError(f"`cli.py fit --config {path}` finished without writing {ckpt}")
     return ckpt, seconds
 
 

@@ -71,7 +71,8 @@ def stage_state(path: str | os.PathLike, kind: str, stage: str, cache: bool = Tr
             return _STAGE_STATES[key]
     ckpt = read_checkpoint(p)
     hparams = ckpt.get("hyper_parameters", {})
-    if not isinstance(hparams, Mapping) or kind not in hparams or "state_dict" not in ckpt:
+    if (not isinstance(hparams, Mapping) or not isinstance(hparams.get(kind), Mapping)
+            or "state_dict" not in ckpt):
         raise InputError(p, f"not a {kind} checkpoint (no '{kind}' hyper-parameters)",
                          f"pass a checkpoint of {stage}")
     entry = (MappingProxyType(dict(hparams[kind])), MappingProxyType(sub_state(ckpt["state_dict"], f"{kind}.")))

@@ -5,7 +5,7 @@ What it gives a stage, so no stage writes it again:
 * ``training_step`` / ``validation_step`` / ``test_step`` all call :meth:`Stage.shared_step` with the
   stage's name (``train`` / ``val`` / ``test``): one step function, keyed by stage;
 * :meth:`configure_optimizers` from an :class:`~training.optim.OptimizerConfig` (warm-up and
-  schedule stepped per optimiser step);
+  schedule stepped per optimiser step) over the parameters that require gradients;
 * torch's global RNG state in every checkpoint and restored on resume (k-means init, dead-code
   re-seeding, augmentation and sampling draw from it), so a resumed run continues exactly; a load
   for inference (no trainer attached) leaves the caller's RNG alone.
@@ -53,7 +53,9 @@ class Stage(pl.LightningModule):
         c = self.optim_config
         # Only the cosine schedule needs the run's length (asking the trainer costs a dataloader pass).
         total = int(self.trainer.estimated_stepping_batches) if c.scheduler == "cosine" else 1
-        optimizer, scheduler = build_optimizer(self.parameters(), c, total, lambda: self.current_epoch)
+        # Frozen parts (a GPT's tokenizer, an RL stage's base) are not the optimiser's.
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer, scheduler = build_optimizer(trainable, c, total, lambda: self.current_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

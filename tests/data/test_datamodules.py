@@ -416,3 +416,44 @@ def test_lightning_cli_instantiates_from_class_path(corpus, tmp_path, monkeypatc
     assert dm.hparams["stride"] == init["stride"]
     dm.setup("fit")
     assert len(dm.train_dataloader().dataset) == expected
+
+
+def test_music_margin_gives_neighbouring_frames_and_zeros_past_the_song():
+    T = 20
+    music = np.arange(T, dtype=np.float32)[:, None] + 1.0  # row i holds i + 1 (0 means padding)
+    seq = dmod.SoloSequence("s", DancerArrays(np.zeros((T, 24, 3), np.float32)), music)
+    ds = dmod.SoloDataset([seq], length=8, stride=4, music_margin=3)
+    by_start = {int(ds[i]["start"]): ds[i]["music"][:, 0] for i in range(len(ds))}
+    assert by_start[0].tolist() == [0, 0, 0] + list(range(1, 12))  # 3 frames before the song: zeros
+    assert by_start[4].tolist() == list(range(2, 16))  # frames 1 .. 14, real neighbours
+    assert by_start[12].tolist() == list(range(10, 21)) + [0, 0, 0]  # 3 past its end
+    assert dmod.SoloDataset([seq], length=8, stride=4)[0]["music"].shape == (8, 1)
+    with pytest.raises(ValueError, match="music_margin"):
+        dmod.WindowConfig(8, 4, 60.0, music_margin=-1)
+
+
+def test_tempo_augmentation_stretches_dance_and_beats_together():
+    T = 200
+    joints = np.zeros((T, 24, 3), np.float32)
+    joints[:, :, 0] = (np.arange(T) * 0.01)[:, None]  # the whole body walks 1 cm per frame along x
+    music = np.zeros((T, 55), np.float32)
+    music[:, 0] = np.arange(T)  # a ramp: stretched, its slope is the tempo factor
+    music[::20, 53] = 1.0  # a beat every 20 frames
+    seq = dmod.SoloSequence("s", DancerArrays(joints), music)
+    ds = dmod.SoloDataset([seq], length=40, stride=40, music_margin=4, tempo_range=(0.8, 1.25), beat_channel=53)
+    torch.manual_seed(0)
+    factors = []
+    for _ in range(6):
+        x = ds[1]  # window at frame 40
+        f = float(x["tempo"])
+        factors.append(f)
+        assert 0.8 <= f <= 1.25
+        torch.testing.assert_close(x["root_vel"][:-1, 0], torch.full((39,), 0.01 * f), rtol=1e-4, atol=1e-6)
+        ramp = x["music"][:, 0]
+        torch.testing.assert_close(ramp[5:44] - ramp[4:43], torch.full((39,), f), rtol=1e-4, atol=1e-4)
+        beats = torch.nonzero(x["music"][:, 53]).flatten().tolist()  # source beats 40, 60, 80: at 0, 20/f, 40/f
+        assert beats == [4 + round(k * 20 / f) for k in range(3) if 4 + round(k * 20 / f) < 48]
+    assert len(set(factors)) == 6  # a new factor per sample
+    assert float(dmod.SoloDataset([seq], length=40, stride=40)[1]["tempo"]) == 1.0
+    with pytest.raises(ValueError, match="tempo_range"):
+        dmod.SoloDataset([seq], length=40, tempo_range=(1.1, 1.3))

@@ -1,0 +1,63 @@
+"""The solo-GPT part of ``make demo``: train the quick solo GPT over the quick tokenizer, fine-tune it
+with the actor-critic for a short run, and dance to held-out synthetic songs.
+
+:func:`gpt_step` (after the tokenizer step, whose checkpoints it reads):
+
+1. ``cli.py fit`` on ``configs/quick/solo_gpt.yaml`` then on ``configs/quick/solo_rl.yaml``, paths
+   moved under ``<out>`` (the configs run are written to ``<out>/configs/``), in subprocesses;
+2. ``cli.py dance`` with the fine-tuned checkpoint on the first two test songs of the corpus (songs
+   neither stage trained on): ``<out>/dance/<song>.{npz,pkl,bvh,mp4}``;
+3. the BAS of those dances against the songs' ground-truth beats, beside the true dances'.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from data.datasets.aistpp import AISTPPReader, parse_sequence_name
+from data.formats import load_motion
+from metrics.beat import bailando_bas
+from tokenizer.demo import ROOT, fit_quick, relocated_config
+
+SONGS = 2
+
+
+def gpt_step(out: Path) -> tuple[dict, str]:
+    """The demo step (see :mod:`demo`): quick solo GPT + RL trained, dances to held-out songs."""
+    out = Path(out).resolve()
+    summary: dict = {}
+    gpt_cfg = relocated_config("solo_gpt", out, "configs/quick/solo_gpt.yaml", "aistpp", {"tokenizer": "solo_tokenizer"})
+    print(f"[gpt demo] python cli.py fit --config {out / 'configs' / 'solo_gpt.yaml'}", flush=True)
+    _, summary["solo_gpt_fit_s"] = fit_quick("solo_gpt", out, gpt_cfg)
+    rl_cfg = relocated_config("solo_rl", out, "configs/quick/solo_rl.yaml", "aistpp", {"gpt": "solo_gpt"})
+    print(f"[gpt demo] python cli.py fit --config {out / 'configs' / 'solo_rl.yaml'}", flush=True)
+    ckpt, summary["solo_rl_fit_s"] = fit_quick("solo_rl", out, rl_cfg)
+
+    reader = AISTPPReader(out / "synth" / "aistpp")
+    names = reader.sequences("test")[:SONGS]
+    songs = [reader.music_path(n) for n in names]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), "dance", "--ckpt", str(ckpt), "--music", *map(str, songs),
+                    "--out", str(out / "dance")], cwd=ROOT, check=True)
+    summary["dance_s"] = round(time.perf_counter() - start, 1)
+    rows = []
+    for n, song in zip(names, songs):
+        truth = json.loads((out / "synth" / "aistpp" / "groundtruth" / "music" /
+                            f"{parse_sequence_name(n).music_id}.json").read_text())
+        beats = np.round(np.asarray(truth["beat_times"]) * 60).astype(np.int64)
+        dance = load_motion(out / "dance" / f"{song.stem}.npz")
+        rows.append({"song": song.stem, "bas": round(bailando_bas(dance.joints, beats), 3),
+                     "bas_true_dance": round(bailando_bas(reader.load(n).joints, beats), 3),
+                     "video": str(out / "dance" / f"{song.stem}.mp4")})
+    summary["dances"] = rows
+    summary["video"] = rows[0]["video"]
+    line = (f"solo GPT + RL trained ({summary['solo_gpt_fit_s']:.0f} s + {summary['solo_rl_fit_s']:.0f} s); danced to "
+            f"{len(rows)} held-out songs: BAS {', '.join(str(r['bas']) for r in rows)} (true dances "
+            f"{', '.join(str(r['bas_true_dance']) for r in rows)}) -> {summary['video']}")
+    return summary, line
