@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from data.errors import is_non_negative, is_positive_int
-from gpt.transformer import KVCache, Transformer, TransformerConfig, _init_weights, step_index
+from gpt.transformer import KVCache, Linear, Transformer, TransformerConfig, _init_weights, step_index
 
 AIST_GENRES = ("BR", "PO", "LO", "MH", "LH", "HO", "WA", "KR", "JS", "JB")
 """AIST++'s ten genres (break, pop, lock, middle hip-hop, LA hip-hop, house, waack, krump, street jazz,
@@ -140,12 +140,12 @@ class SoloGPT(nn.Module):
         super().__init__()
         self.config = config
         D = config.transformer.n_embd
-        self.music_in = nn.Linear(config.music_frames_per_token * config.music_dim, D)
+        self.music_in = Linear(config.music_frames_per_token * config.music_dim, D)
         self.genre_embedding = nn.Embedding(len(config.genres) + 1, D)
         self.token_embedding = nn.ModuleDict({p: nn.Embedding(config.codebook_size + 1, D) for p in config.parts})
         self.drop = nn.Dropout(config.transformer.dropout)
         self.transformer = Transformer(config.transformer)
-        self.heads = nn.ModuleDict({p: nn.Linear(D, config.codebook_size, bias=False) for p in config.parts})
+        self.heads = nn.ModuleDict({p: Linear(D, config.codebook_size, bias=False) for p in config.parts})
         for module in (self.music_in, self.genre_embedding, *self.token_embedding.values(), *self.heads.values()):
             module.apply(_init_weights)
         with torch.no_grad():

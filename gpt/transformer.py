@@ -150,14 +150,38 @@ class KVCache:
         self.k, self.v = self.k[:, index], self.v[:, index]
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same state-dict keys) that computes a few rows as ``W @ x^T``.
+
+    A decoding step pushes 3 tokens through every layer. For so few rows the CPU GEMM behind ``x @ W^T``
+    runs at about half the memory bandwidth (measured: 40 layers 768 -> 3072 at 3 rows, 88 ms against
+    34 ms for one matrix-vector product each), while ``W @ x^T`` streams the weight once in its stored
+    layout (40 ms); bf16 kernels are the other way round. Same arithmetic, so training, large chunks
+    and bf16 keep the usual form.
+    """
+
+    SKINNY_ROWS = 16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // x.shape[-1]
+        if rows > self.SKINNY_ROWS or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            return super().forward(x)
+        flat = x.reshape(rows, x.shape[-1])
+        if self.bias is None:
+            out = self.weight @ flat.t()
+        else:
+            out = torch.addmm(self.bias[:, None], self.weight, flat.t())
+        return out.t().reshape(*x.shape[:-1], self.out_features)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention with rotary positions; SDPA does the arithmetic."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = config
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.qkv = Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.proj = Linear(config.n_embd, config.n_embd, bias=config.bias)
 
     def forward(self, x: torch.Tensor, rotary: torch.Tensor, mask: torch.Tensor, layer: int,
                 cache: KVCache | None, plan) -> torch.Tensor:
@@ -182,8 +206,8 @@ class Block(nn.Module):
         self.ln_attn = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.attn = Attention(config)
         self.ln_mlp = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = nn.Sequential(nn.Linear(config.n_embd, hidden, bias=config.bias), nn.GELU(),
-                                 nn.Linear(hidden, config.n_embd, bias=config.bias))
+        self.mlp = nn.Sequential(Linear(config.n_embd, hidden, bias=config.bias), nn.GELU(),
+                                 Linear(hidden, config.n_embd, bias=config.bias))
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, rotary: torch.Tensor, mask: torch.Tensor | None, layer: int,

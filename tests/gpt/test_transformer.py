@@ -118,3 +118,19 @@ def test_reorder_repeats_rows():
     cache.k[:, 1] = 1.0
     cache.reorder(torch.tensor([1, 1, 0]))
     assert cache.batch == 3 and float(cache.k[:, 0].mean()) == 1.0 and float(cache.k[:, 2].mean()) == 0.0
+
+
+def test_skinny_linear_is_nn_linear():
+    from gpt.transformer import Linear
+
+    torch.manual_seed(0)
+    lin = Linear(8, 5)
+    ref = torch.nn.Linear(8, 5)
+    ref.load_state_dict(lin.state_dict())
+    for shape in [(1, 3, 8), (2, 8), (40, 8)]:  # few rows (W @ x^T) and many (x @ W^T)
+        x = torch.randn(*shape, requires_grad=True)
+        torch.testing.assert_close(lin(x), ref(x))
+        lin(x).sum().backward()
+        assert x.grad is not None and lin.weight.grad is not None
+    nobias = Linear(8, 5, bias=False)
+    torch.testing.assert_close(nobias(torch.ones(3, 8)), torch.ones(3, 8) @ nobias.weight.t())
