@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
             src = [music[swap[n]] if s == "other_song" else music[n] for n in names]
             genres = [parse_sequence_name(n).genre if s == "generated+genre" else None for n in names]
             out = dancer.dance(src, sampling, genres=genres, generator=g(), names=names)
-            # other_song: the dance is as long as the other song; cut or keep to this song's length.
+            # other_song: the dance is as long as the other song (every quick-corpus song is 20 s).
             dances[s] = {n: d.motion for n, d in zip(names, out)}
         else:
             gen = torch.Generator().manual_seed(args.seed)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\n{'set':18s} {'BAS':>7s} {'/truth':>7s} {'FID_k':>8s} {'FID_g':>8s} {'Div_k':>7s} {'Div_g':>7s} "
           f"{'PFC':>7s} {'genre':>6s}")
     for s, r in rows.items():
-        fmt = lambda v, w=8, p=3: f"{v:{w}.{p}f}" if isinstance(v, (int, float)) and v is not None else f"{'-':>{w}s}"  # noqa: E731
+        fmt = lambda v, w=8, p=3: f"{v:{w}.{p}f}" if isinstance(v, (int, float)) else f"{'-':>{w}s}"  # noqa: E731
         print(f"{s:18s} {fmt(r['BAS'], 7, 4)} {fmt(r.get('BAS_ratio_to_truth'), 7)} {fmt(r['FID_k'], 8, 2)} "
               f"{fmt(r['FID_g'], 8, 2)} {fmt(r['Div_k'], 7, 2)} {fmt(r['Div_g'], 7, 2)} {fmt(r['PFC'], 7, 2)} "
               f"{fmt(r['genre_accuracy'], 6, 2)}")

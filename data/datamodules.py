@@ -354,12 +354,7 @@ class SoloDataset(WindowedDataset[SoloSequence]):
                  frame_multiple: int = 1, music_margin: int = 0, tempo_range: tuple[float, float] | None = None,
                  beat_channel: int | None = None) -> None:
         super().__init__(sequences, length, stride, frame_multiple, music_margin)
-        if tempo_range is not None:
-            lo, hi = (float(v) for v in tempo_range)
-            if not 0 < lo <= 1 <= hi:
-                raise ValueError(f"tempo_range must hold 1 and be positive (e.g. [0.8, 1.25]), got {tempo_range!r}")
-            tempo_range = (lo, hi)
-        self.tempo_range = tempo_range
+        self.tempo_range = check_tempo_range(tempo_range)
         self.beat_channel = beat_channel
 
     def sample(self, seq: SoloSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
@@ -380,6 +375,16 @@ class SoloDataset(WindowedDataset[SoloSequence]):
             idx = np.round((beats - start) / factor).astype(np.int64) + m
             music[idx[(idx >= 0) & (idx < T + 2 * m)], self.beat_channel] = 1.0
         return {**dancer_sample(dancer, 0, T), "music": torch.from_numpy(music.astype(np.float32)), "tempo": factor}
+
+
+def check_tempo_range(tempo_range) -> tuple[float, float] | None:
+    """``(lo, hi)`` as floats, or None; a range must be positive and hold 1."""
+    if tempo_range is None:
+        return None
+    lo, hi = (float(v) for v in tempo_range)
+    if not 0 < lo <= 1 <= hi:
+        raise ValueError(f"tempo_range must hold 1 and be positive (e.g. [0.8, 1.25]), got {tempo_range!r}")
+    return lo, hi
 
 
 def _lerp_frames(a: np.ndarray, t: np.ndarray, outside: float | None = None) -> np.ndarray:
@@ -722,9 +727,7 @@ class SoloDataModule(_WindowedDataModule):
         self.music_dir = music_dir
         self.rotations = rotations
         self.num_joints = get_skeleton("smpl24").num_joints
-        self.tempo_range = None if tempo_range is None else tuple(float(v) for v in tempo_range)
-        if self.tempo_range is not None:
-            SoloDataset([], None, tempo_range=self.tempo_range)  # the range is checked now, not at the first batch
+        self.tempo_range = check_tempo_range(tempo_range)  # checked now, not at the first batch
         self.save_hyperparameters()
 
     def _make_dataset(self, sequences: list, length: int | None, stride: int, train: bool = False) -> SoloDataset:

@@ -10,12 +10,13 @@ is written as ``<song>[_<k>].npz`` (pasdeux motion), ``.pkl`` (AIST++ layout, SM
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from data.errors import InputError
 
 OUTPUT_FORMATS = ("npz", "pkl", "bvh", "mp4")
+MOTION_WRITERS = {"npz": "npz", "pkl": "aistpp", "bvh": "bvh"}
+"""Output suffix -> :func:`data.formats.save_motion` format (mp4 is the rendered preview)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -68,17 +69,16 @@ def run_dance(args: argparse.Namespace) -> int:
     from gpt.sampling import SamplingConfig
 
     _check_args(args)
-    dancer = SoloDancer.from_checkpoint(args.ckpt).to(args.device)
-    if args.precision == "bf16":
-        dancer.gpt.to(torch.bfloat16)
-        dancer.gpt.music_mean.data, dancer.gpt.music_std.data = dancer.gpt.music_mean.float(), dancer.gpt.music_std.float()
+    dancer = SoloDancer.from_checkpoint(args.ckpt).to(args.device).set_precision(args.precision)
     if not dancer.tokenizer.config.rotations and {"pkl", "bvh"} & set(args.formats):
         raise InputError(args.ckpt, "its tokenizer decodes joint positions only, so no SMPL pkl or BVH can be written",
                          "pass --formats npz mp4, or train the tokenizer with rotations: true")
-    if args.genre is not None and args.genre != "none" and args.genre not in dancer.config.genres:
+    try:
+        dancer.config.genre_index(args.genre)
+    except ValueError:
         raise InputError(args.ckpt, f"the model knows no genre {args.genre!r}",
                          f"use one of: none, {', '.join(dancer.config.genres)}" if dancer.config.genres
-                         else "this model was trained without genres: leave --genre out")
+                         else "this model was trained without genres: leave --genre out") from None
     seed_motion = None
     if args.seed_motion is not None:
         seed_motion = load_motion(args.seed_motion)
@@ -101,29 +101,10 @@ def run_dance(args: argparse.Namespace) -> int:
     for d, name, song in zip(dances, names, songs):
         d.motion.music = str(song)
         for fmt in args.formats:
-            if fmt == "npz":
-                print(save_motion(d.motion, args.out / f"{name}.npz", "npz"))
-            elif fmt == "pkl":
-                print(save_motion(d.motion, args.out / f"{name}.pkl", "aistpp"))
-            elif fmt == "bvh":
-                print(save_motion(d.motion, args.out / f"{name}.bvh", "bvh"))
+            if fmt in MOTION_WRITERS:
+                print(save_motion(d.motion, args.out / f"{name}.{fmt}", MOTION_WRITERS[fmt]))
             else:
                 from data.render import render_video
 
                 print(render_video(d.motion, args.out / f"{name}.mp4", music=song, title=f"pasdeux: {song.name}"))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="cli.py dance", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run_dance(args)
-    except InputError as e:
-        print(f"pasdeux: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

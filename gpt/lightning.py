@@ -19,6 +19,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from data.datasets.aistpp import try_parse_sequence_name
 from data.music import get_feature_set
+from gpt.pretrained import dance_hparams
 from gpt.solo import SoloGPT, SoloGPTConfig, shift_right, token_loss
 from tokenizer.pretrained import Tokenizer
 from training.config import coerce_config
@@ -75,12 +76,9 @@ class SoloGPTStage(Stage):
         self._save()
 
     def _save(self) -> None:
-        tok = self.tokenizer
-        self.save_hyperparameters({"tokenizer": self.tokenizer_path, "gpt": asdict(self.config),
-                                   "feature_set": self.feature_set, "tokens_from": self.tokens_from,
+        self.save_hyperparameters({"tokenizer": self.tokenizer_path, "tokens_from": self.tokens_from,
                                    "optimizer": asdict(self.optim_config),
-                                   "tokenizer_config": None if tok is None else asdict(tok.config),
-                                   "fps": None if tok is None else float(tok.fps), "root_start": self.root_start})
+                                   **dance_hparams(self.config, self.tokenizer, self.feature_set, self.root_start)})
 
     # -- building ------------------------------------------------------------------------------------
     def load_tokenizer(self) -> Tokenizer:
@@ -91,7 +89,6 @@ class SoloGPTStage(Stage):
                 p.requires_grad_(False)
             self.tokenizer = tok
             self.config = replace(self.config, **tokenizer_facts(tok))
-            self._save()
         return self.tokenizer
 
     def configure_model(self) -> None:
@@ -112,13 +109,12 @@ class SoloGPTStage(Stage):
                                  f"frames (it is {dm.window.music_margin}): set data.init_args.music_margin: {need}")
             self.feature_set = data_set
             self.config = replace(self.config, music_dim=get_feature_set(data_set).dim)
-            self._save()
         self.gpt = SoloGPT(self.config)
         if dm is not None and hasattr(dm, "sequences"):
             train = dm.sequences(dm.splits["train"])
             self.gpt.set_music_stats(*music_stats(train))
             self.root_start = np.mean([s.dancer.joints[0, 0] for s in train], axis=0).round(4).tolist()
-            self._save()
+        self._save()  # the facts learnt above go into the checkpoint
         if self.tokens_from == "sequence":
             if dm is None or not hasattr(dm, "sequences"):
                 raise ValueError("tokens_from 'sequence' needs a pasdeux data module (SoloDataModule); "

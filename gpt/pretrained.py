@@ -12,7 +12,7 @@ dance needs that file and a song::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -27,6 +27,16 @@ from training.checkpoint import read_checkpoint, sub_state
 from training.config import coerce_config
 
 STAGE = "gpt.lightning.SoloGPTStage"
+
+
+def dance_hparams(gpt: SoloGPTConfig, tokenizer: Tokenizer | None, feature_set: str | None,
+                  root_start: Sequence[float] | None) -> dict:
+    """The hyper-parameters :meth:`SoloDancer.from_checkpoint` reads, as every stage that writes a
+    dance checkpoint (the GPT stage, the RL stage) saves them."""
+    return {"gpt": asdict(gpt), "feature_set": feature_set,
+            "tokenizer_config": None if tokenizer is None else asdict(tokenizer.config),
+            "fps": None if tokenizer is None else float(tokenizer.fps),
+            "root_start": None if root_start is None else [float(v) for v in root_start]}
 
 
 @dataclass
@@ -87,6 +97,16 @@ class SoloDancer(torch.nn.Module):
     @property
     def device(self) -> torch.device:
         return self.gpt.music_mean.device
+
+    def set_precision(self, precision: str) -> "SoloDancer":
+        """``"32"`` or ``"bf16"`` GPT weights (and KV cache); the music statistics and the tokenizer
+        stay float32."""
+        if precision not in ("32", "bf16"):
+            raise ValueError(f"precision must be '32' or 'bf16', got {precision!r}")
+        stats = self.gpt.music_mean.float(), self.gpt.music_std.float()
+        self.gpt.to(torch.bfloat16 if precision == "bf16" else torch.float32)
+        self.gpt.music_mean.data, self.gpt.music_std.data = stats
+        return self
 
     def music_features(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
         """The song's :class:`data.music.MusicFeatures` in the GPT's feature set at the motion fps."""

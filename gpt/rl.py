@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from data.errors import is_non_negative, is_positive_int
 from data.music import get_feature_set
-from gpt.pretrained import SoloDancer
+from gpt.pretrained import SoloDancer, dance_hparams
 from gpt.rewards import beat_reward, orientation_reward, skating_reward
 from gpt.sampling import SamplingConfig, generate
 from gpt.solo import SoloGPT, shift_right
@@ -157,10 +157,8 @@ class SoloRLStage(Stage):
                 p.requires_grad_(False)
         self.critic = Critic(self.gpt, self.rl.critic_layers)
         # The keys SoloDancer reads, so this checkpoint dances as it is.
-        init = dict(self.hparams)
-        self.save_hyperparameters({**init, "gpt": asdict(self.gpt.config), "feature_set": dancer.feature_set,
-                                   "tokenizer_config": asdict(self.tokenizer.config), "fps": float(self.tokenizer.fps),
-                                   "root_start": dancer.root_start.tolist()})
+        self.save_hyperparameters({**dict(self.hparams), **dance_hparams(self.gpt.config, self.tokenizer,
+                                                                         dancer.feature_set, dancer.root_start.tolist())})
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -190,8 +188,7 @@ class SoloRLStage(Stage):
         N, margin = T // f, (music.shape[1] - T) // 2
         cond = {"music": self.gpt.music_tokens(music, num_tokens=N, margin=margin),
                 "genre": torch.zeros(B, N, dtype=torch.long, device=music.device)}
-        roll = generate(self.gpt, cond, N, SamplingConfig(temperature=self.rl.temperature))  # the global RNG
-        tokens = roll.tokens
+        tokens = generate(self.gpt, cond, N, SamplingConfig(temperature=self.rl.temperature)).tokens  # the global RNG
         beat_channel = get_feature_set(self.hparams["feature_set"]).beat_channel
         music_beats = (music[:, margin:margin + N * f, beat_channel] > 0.5).cpu().numpy()
         rewards = self.rewards(tokens, music_beats)
@@ -203,7 +200,9 @@ class SoloRLStage(Stage):
         with torch.no_grad():
             x = self.gpt.embed(cond["music"], cond["genre"], prev)
             base = self.gpt.transformer(x, steps, layers=slice(0, frozen), final_norm=False)
-            ref = self.reference.logits(self.reference.hidden(cond["music"], cond["genre"], prev))
+            # The reference shares the frozen base (embeddings and first blocks): only its head runs.
+            ref_h = self.reference.transformer(base, steps, layers=slice(frozen, None))
+            ref = self.reference.logits(ref_h.view(B, N, S, -1))
         h = self.gpt.transformer(base, steps, layers=slice(frozen, None))
         logits = self.gpt.logits(h.view(B, N, S, -1))
         logp_taken = torch.zeros(B, N, device=music.device)

@@ -2,7 +2,7 @@
 
 A generator model (the solo GPT, the duet follower) implements :class:`StepModel`: given the
 conditioning of a run of steps (music, a leader's tokens) and the tokens it sampled at the step
-before each, it returns logits for every stream it samples (and, for RL, values). :func:`generate`
+before each, it returns logits for every stream it samples. :func:`generate`
 runs it prefill-then-step: one forward over the prompt, then one forward per step through a
 :class:`gpt.transformer.KVCache`. With ``use_cache=False`` it recomputes every step from scratch over
 the model's receptive field instead (the reference the cached loop must match token for token), or
@@ -16,7 +16,7 @@ the logits were computed (cached or not, batched or not).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Protocol
 
 import torch
@@ -123,7 +123,7 @@ class StepModel(Protocol):
 
     def forward_steps(self, condition: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor],
                       start: int, cache: KVCache | None) -> dict[str, torch.Tensor]:
-        """Logits ``{stream: (B, n, K)}`` (and optionally ``"value": (B, n)``) of steps ``start ..
+        """Logits ``{stream: (B, n, K)}`` of steps ``start ..
         start + n - 1``, given their conditioning (each ``(B, n, ...)``, sliced by step) and the tokens of
         the step before each (``{stream: (B, n)}``; the model's start token stands for step -1)."""
         ...
@@ -140,9 +140,7 @@ class Generated:
 
     tokens: dict[str, torch.Tensor]
     logp: dict[str, torch.Tensor]
-    values: torch.Tensor | None = None
     prompt_steps: int = 0
-    extras: dict = field(default_factory=dict)
 
 
 def _slice(condition: Mapping[str, torch.Tensor], lo: int, hi: int) -> dict[str, torch.Tensor]:
@@ -167,8 +165,7 @@ def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps:
             field (exact: the cached loop's tokens).
         progress: an optional callable, ``progress(n)`` after every ``n`` generated steps.
     Returns:
-        :class:`Generated`; tokens, their log-probabilities under the sampling distribution and, when
-        the model returns ``"value"``, the value at every generated step.
+        :class:`Generated`: tokens and their log-probabilities under the sampling distribution.
     """
     streams = model.streams
     B = next(iter(condition.values())).shape[0]
@@ -186,7 +183,6 @@ def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps:
             history[s][:, 1:P + 1] = prompt[s]
     out_tokens = {s: [] for s in streams}
     out_logp = {s: [] for s in streams}
-    out_values = []
     cache = model.new_cache(B) if use_cache else None
     recompute = model.receptive_field if recompute_steps is None else recompute_steps
 
@@ -209,10 +205,8 @@ def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps:
                 history[s][:, step + 1] = tok
                 out_tokens[s].append(tok)
                 out_logp[s].append(lp)
-            if "value" in last:
-                out_values.append(last["value"].float())
             if progress is not None:
                 progress(1)
     stack = lambda xs: torch.stack(xs, dim=1) if xs else torch.empty(B, 0)  # noqa: E731
     return Generated(tokens={s: stack(out_tokens[s]) for s in streams}, logp={s: stack(out_logp[s]) for s in streams},
-                     values=stack(out_values) if out_values else None, prompt_steps=P)
+                     prompt_steps=P)

@@ -108,13 +108,12 @@ def music_windows(music: torch.Tensor, frames_per_token: int, context: int, num_
     module's margins: ``transform`` (a normalisation) is applied after padding. ``N`` defaults to
     ``(T - 2 margin) / f``.
     """
-    B, T, Fd = music.shape
+    T = music.shape[1]
     f, c = frames_per_token, context
     if num_tokens is None:
         num_tokens = (T - 2 * margin) // f
-    need_before, need_after = c * f, c * f
-    pad_before = max(0, need_before - margin)
-    first = margin - need_before + pad_before  # index of the frame token 0's window starts at (after padding)
+    pad_before = max(0, c * f - margin)
+    first = margin - c * f + pad_before  # index of the frame token 0's window starts at (after padding)
     total = first + (num_tokens + 2 * c) * f
     pad_after = max(0, total - (T + pad_before))
     x = F.pad(music, (0, 0, pad_before, pad_after))  # (B, T', F)
@@ -200,7 +199,7 @@ class SoloGPT(nn.Module):
     def embed(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor]
               ) -> torch.Tensor:
         """Step-major token embeddings ``(B, n * (1 + P), D)``."""
-        m = self.music_in(music)  # (B, n, D)
+        m = self.music_in(music.to(self.music_in.weight.dtype))  # (B, n, D); the stats stay float32
         if genre is not None:
             m = m + self.genre_embedding(genre)
         streams = [m] + [self.token_embedding[p](previous[p]) for p in self.config.parts]

@@ -76,3 +76,13 @@ def test_bad_input_is_one_line_and_writes_nothing(case, gpt_ckpt, tokenizer_ckpt
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("pasdeux: error: "), r.stderr
     assert not out.exists()
+
+
+def test_dance_with_bf16_weights(gpt_ckpt, song, tmp_path):
+    from data.formats import load_motion
+
+    r = run_cli("dance", "--ckpt", gpt_ckpt, "--music", song, "--out", tmp_path / "o", "--precision", "bf16",
+                "--formats", "npz", "--cache-dir", tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    m = load_motion(tmp_path / "o" / "click.npz")
+    assert m.num_frames == 181 and np.isfinite(m.joints).all()
