@@ -62,6 +62,7 @@ _ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 _STATIC_POSITION_TOLERANCE = 1e-4
 # "-0.000000" -> "-0", "12.500000" -> "12.5": every number written has a decimal point (%.6f), so only
 # fractional zeros (and then a bare point) can be stripped.
+_ROWS_PER_WRITE = 2048  # frames converted and written at a time
 _TRAILING_ZEROS = re.compile(r"\.?0+(?=[ \n])")
 
 
@@ -90,28 +91,33 @@ def save_bvh(motion: Motion, path: str | os.PathLike) -> Path:
     sk = get_skeleton(motion.skeleton)
     header = _hierarchy_text(sk)
 
-    # Euler angles for every joint and frame, in degrees.
-    with torch.no_grad():
-        R = roma.rotvec_to_rotmat(torch.as_tensor(motion.rotations, dtype=torch.float64))  # (T, J, 3, 3)
-        euler = roma.rotmat_to_euler(EULER_ORDER, R, degrees=True).numpy()  # (T, J, 3)
     pelvis = motion.root + sk.root_rest  # (T, 3) pelvis world position
     # A frame line lists channels in the order joints appear in HIERARCHY (depth first), which is
     # not the skeleton's index order (SMPL interleaves the legs and the spine).
-    euler = euler[:, _depth_first(sk)]  # (T, J, 3)
-    values = np.concatenate([pelvis, euler.reshape(len(euler), -1)], axis=1)  # (T, 3 + 3J)
-    # Euler decompositions near gimbal lock can give -0.0 or -180 vs 180; both are valid angles.
-
+    order = _depth_first(sk)
     fps = float(motion.fps)
     lines = [header, "MOTION", f"Frames: {motion.num_frames}", f"Frame Time: {1.0 / fps:.10g}"]
-    row_format = " ".join(["%.6f"] * values.shape[1])
-    body = "\n".join(row_format % tuple(row) for row in values.tolist()) + "\n"
-    body = _TRAILING_ZEROS.sub("", body)
-
     with atomic_output(path) as tmp:
         with open(tmp, "w", encoding="ascii", newline="\n") as fh:
             fh.write("\n".join(lines) + "\n")
-            fh.write(body)
+            # In blocks of frames, so a long dance never holds its whole text (or its rotation
+            # matrices) in memory at once.
+            for start in range(0, motion.num_frames, _ROWS_PER_WRITE):
+                stop = start + _ROWS_PER_WRITE
+                fh.write(_frame_lines(motion.rotations[start:stop, order], pelvis[start:stop]))
     return path
+
+
+def _frame_lines(rotations: np.ndarray, pelvis: np.ndarray) -> str:
+    """MOTION lines for ``rotations`` (t, J, 3) axis-angle (joints in HIERARCHY order) and the
+    ``pelvis`` (t, 3) position: ``x y z`` then ``Z X Y`` degrees per joint, trailing zeros dropped."""
+    with torch.no_grad():
+        R = roma.rotvec_to_rotmat(torch.as_tensor(rotations, dtype=torch.float64))  # (t, J, 3, 3)
+        euler = roma.rotmat_to_euler(EULER_ORDER, R, degrees=True).numpy()  # (t, J, 3)
+    # Euler decompositions near gimbal lock can give -0.0 or -180 vs 180; both are valid angles.
+    values = np.concatenate([pelvis, euler.reshape(len(euler), -1)], axis=1)  # (t, 3 + 3J)
+    row_format = " ".join(["%.6f"] * values.shape[1])
+    return _TRAILING_ZEROS.sub("", "".join(row_format % tuple(row) + "\n" for row in values.tolist()))
 
 
 def _depth_first(sk: Skeleton) -> list[int]:

@@ -19,7 +19,9 @@ Named sets (:data:`FEATURE_SETS`):
 The values are those of the straightforward librosa pipeline (a test checks it), but shared work is
 done once: one STFT of the signal serves the mel spectrogram *and* HPSS, HPSS runs once for chroma and
 onset, the HPSS median filters take scipy's fast 1-D path, and sets that do not need the tempogram
-skip it.
+skip it. A file is streamed (read and resampled block by block) and its features are computed in
+overlapping chunks, so memory barely grows with the song's length (the chunk section below says why
+the values are the whole-song ones).
 
 Public API: :func:`load_audio`, :func:`features_from_waveform` (in-memory audio, for the synthetic
 corpus and generation), :func:`compute_features` (a file, cached), :func:`write_feature_files` (what
@@ -43,7 +45,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -60,8 +62,17 @@ CQT_FMIN_HZ = 32.703195662574829  # C1, librosa's default fmin for chroma_cqt / 
 HPSS_KERNEL = 31  # librosa.effects.hpss default kernel_size
 TEMPOGRAM_WIN = 384  # librosa.feature.tempogram default win_length (rows of the tempogram)
 SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence (a few 16-bit LSBs of dither)
-CACHE_FORMAT_VERSION = 1  # bump when the cached arrays or their meaning change
+CACHE_FORMAT_VERSION = 2  # bump when the cached arrays or their meaning change
 MIN_DURATION_S = 0.5  # shorter clips give no meaningful beats/tempogram; refused with a clear error
+CHUNK_FRAMES = 1024  # frames per chunk (17 s at 60 fps)
+SPECTRAL_CONTEXT = 32  # frames either side a spectral chunk needs: STFT +-2, HPSS median +-15, iSTFT +-2,
+#                        the tuning estimate's STFT +-2 (21), rounded up
+CENS_SMOOTHING = 41  # chroma_cens's default win_len_smooth (frames)
+AUDIO_BLOCK = 1 << 16  # samples read from a file (or a spool) at a time
+SPOOL_IN_MEMORY = 16 << 20  # bytes of spooled chroma source held in memory before it goes to disk
+TUNING_BINS_PER_OCTAVE = 36  # the resolution chroma_cqt's own tuning estimate uses
+TUNING_RESOLUTION = 0.01  # librosa.estimate_tuning's default
+TEMPO_WINDOW_S = 8.0  # librosa.feature.tempo's ac_size: the tempogram window its estimate averages
 
 ENV_CACHE = "PASDEUX_CACHE"
 DEFAULT_CACHE = Path("~/.cache/pasdeux/features")
@@ -239,48 +250,141 @@ def _libsndfile_reason(error: Exception, path: Path) -> str:
     return text
 
 
-def _check_waveform(y: np.ndarray, source: str | os.PathLike | None, sr: float) -> None:
-    """Refuse empty, non-finite, too-short or silent audio with a one-line :class:`InputError`."""
-    if y.size == 0:
-        raise InputError(source, "audio has zero length (no samples)",
-                         "re-export the file; it holds a header but no sound")
-    if not np.isfinite(y).all():
-        raise InputError(source, "audio holds NaN or infinite samples", "re-export the file")
-    duration = y.shape[-1] / sr
-    if duration < MIN_DURATION_S:
-        raise InputError(source, f"audio is {duration:.3f} s long; at least {MIN_DURATION_S} s is "
-                                 "needed for beats and features", "use a longer clip")
-    peak = float(np.max(np.abs(y)))
-    if peak < SILENCE_PEAK:
-        raise InputError(source, f"audio is silent (peak {peak:.2g}, below -80 dBFS)",
-                         "check that it is the right file and that the export contains sound")
+class _WaveformCheck:
+    """Refuses empty, non-finite, too-short or silent audio with a one-line :class:`InputError`.
 
-
-def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    """Decode a format libsndfile cannot read (m4a, aac, wma, ...) with the bundled ffmpeg.
-
-    ffmpeg writes float WAV with the source's own channels and rate, so downmixing and resampling
-    are ours (channel mean, soxr) exactly as for files libsndfile reads.
+    Fed block by block (``update``) so a long file is checked as it streams; ``finish`` gives the
+    verdicts that need the whole signal (length, peak level).
     """
-    import soundfile as sf
 
+    def __init__(self, source: str | os.PathLike | None, sr: float) -> None:
+        self.source, self.sr = source, float(sr)
+        self.samples, self.peak = 0, 0.0
+
+    def update(self, y: np.ndarray) -> None:
+        if y.size and not np.isfinite(y).all():
+            raise InputError(self.source, "audio holds NaN or infinite samples", "re-export the file")
+        self.samples += int(y.shape[-1])
+        if y.size:
+            self.peak = max(self.peak, float(np.max(np.abs(y))))
+
+    def finish(self) -> None:
+        if self.samples == 0:
+            raise InputError(self.source, "audio has zero length (no samples)",
+                             "re-export the file; it holds a header but no sound")
+        duration = self.samples / self.sr
+        if duration < MIN_DURATION_S:
+            raise InputError(self.source, f"audio is {duration:.3f} s long; at least {MIN_DURATION_S} s "
+                                          "is needed for beats and features", "use a longer clip")
+        if self.peak < SILENCE_PEAK:
+            raise InputError(self.source, f"audio is silent (peak {self.peak:.2g}, below -80 dBFS)",
+                             "check that it is the right file and that the export contains sound")
+
+
+def _check_waveform(y: np.ndarray, source: str | os.PathLike | None, sr: float) -> None:
+    check = _WaveformCheck(source, sr)
+    check.update(y)
+    check.finish()
+
+
+def _decode_with_ffmpeg(path: Path, folder: Path) -> Path:
+    """Decode a format libsndfile cannot read (m4a, aac, wma, ...) to a float WAV in ``folder``.
+
+    ffmpeg keeps the source's own channels and rate, so downmixing and resampling are ours (channel
+    mean, soxr) exactly as for files libsndfile reads.
+    """
     try:
         import imageio_ffmpeg
 
         exe = imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as e:  # not installed, or no binary for this platform
         raise RuntimeError(f"no ffmpeg to fall back on ({e})") from None
+    wav = folder / "decoded.wav"
+    proc = subprocess.run(
+        [exe, "-nostdin", "-hide_banner", "-v", "error", "-i", str(path), "-map", "0:a:0",
+         "-vn", "-c:a", "pcm_f32le", "-f", "wav", str(wav)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0 or not wav.is_file():
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {proc.returncode}")
+    return wav
+
+
+@contextlib.contextmanager
+def _open_audio(p: Path):
+    """The file opened as a ``soundfile.SoundFile``; through a temporary ffmpeg WAV when libsndfile
+    cannot decode it. Missing, unreadable or undecodable files raise :class:`InputError`."""
+    import soundfile as sf
+
+    if not p.exists():
+        raise InputError(p, "audio file not found", "check the path")
+    if p.is_dir():
+        raise InputError(p, "is a folder, not an audio file", "pass the audio files themselves")
+    sf_error: Exception | None = None
+    try:
+        with _quiet_c_stderr():
+            opened = sf.SoundFile(p)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        sf_error = e
+    except OSError as e:
+        raise InputError(p, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
+    if sf_error is None:
+        with opened:
+            yield opened
+        return
     with tempfile.TemporaryDirectory(prefix="pasdeux-audio-") as tmp:
-        wav = Path(tmp) / "decoded.wav"
-        proc = subprocess.run(
-            [exe, "-nostdin", "-hide_banner", "-v", "error", "-i", str(path), "-map", "0:a:0",
-             "-vn", "-c:a", "pcm_f32le", "-f", "wav", str(wav)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        if proc.returncode != 0 or not wav.is_file():
-            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-            raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {proc.returncode}")
-        data, sr = sf.read(wav, dtype="float32", always_2d=True)
-    return data, int(sr)
+        try:
+            wav = _decode_with_ffmpeg(p, Path(tmp))
+        except RuntimeError as ff_error:
+            raise InputError(p, f"not a readable audio file (libsndfile: {_libsndfile_reason(sf_error, p)}; "
+                                f"ffmpeg: {ff_error})", _READ_FIX) from None
+        with sf.SoundFile(wav) as opened:
+            yield opened
+
+
+class _AudioStream:
+    """A file's audio as consecutive mono float32 blocks, resampled to ``sr`` while it streams.
+
+    Memory stays at a block whatever the file's length. Streamed soxr resampling gives the same
+    samples as resampling the whole signal at once (soxr's stream and one-shot paths agree bit for
+    bit), so block boundaries leave no trace. The checks of :class:`_WaveformCheck` run on the way;
+    the length and silence verdicts come when the file ends, before the last block. After the
+    stream is spent, ``native_sr`` and ``duration`` describe the file.
+    """
+
+    def __init__(self, path: str | os.PathLike, sr: int | None = None) -> None:
+        self.path = Path(path)
+        self.sr = None if sr is None else int(sr)
+        self.native_sr = 0
+        self.duration = 0.0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        import soundfile as sf
+        import soxr
+
+        p = self.path
+        with _open_audio(p) as f:
+            self.native_sr = native_sr = int(f.samplerate)
+            check = _WaveformCheck(p, native_sr)
+            resampler = None
+            if self.sr is not None and self.sr != native_sr:
+                resampler = soxr.ResampleStream(native_sr, self.sr, 1, dtype="float32", quality="HQ")
+            while True:
+                try:
+                    with _quiet_c_stderr():
+                        data = f.read(AUDIO_BLOCK, dtype="float32", always_2d=True)  # (n, C)
+                except (sf.LibsndfileError, RuntimeError) as e:
+                    raise InputError(p, f"audio data is damaged after {check.samples / native_sr:.1f} s "
+                                        f"({_libsndfile_reason(e, p)})", _READ_FIX) from None
+                if data.shape[0] == 0:
+                    break
+                y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # (n,)
+                check.update(y)
+                yield np.ascontiguousarray(y) if resampler is None else resampler.resample_chunk(y)
+            check.finish()
+            self.duration = check.samples / native_sr
+            if resampler is not None:
+                yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
@@ -290,31 +394,11 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
     resampling uses soxr (librosa's default ``soxr_hq``). Files libsndfile reads (wav, flac, ogg,
     mp3, aiff, ...) go through soundfile; anything else is tried with the ffmpeg that
     imageio-ffmpeg bundles. Missing, unreadable, empty, non-finite or silent audio raises
-    :class:`InputError` naming the file.
+    :class:`InputError` naming the file. :func:`compute_features` streams the file instead.
     """
-    import soundfile as sf
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "audio file not found", "check the path")
-    if p.is_dir():
-        raise InputError(p, "is a folder, not an audio file", "pass the audio files themselves")
-    try:
-        with _quiet_c_stderr():
-            data, native_sr = sf.read(p, dtype="float32", always_2d=True)  # (N, C)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sf_error:
-        try:
-            data, native_sr = _read_with_ffmpeg(p)
-        except RuntimeError as ff_error:
-            raise InputError(p, f"not a readable audio file (libsndfile: {_libsndfile_reason(sf_error, p)}; "
-                                f"ffmpeg: {ff_error})", _READ_FIX) from None
-    except OSError as e:
-        raise InputError(p, f"cannot read the file ({e.strerror or e})", "check its permissions") from None
-    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # (N,)
-    _check_waveform(y, p, native_sr)
-    if sr is not None and int(sr) != native_sr:
-        y = _resample(y, native_sr, int(sr))
-    return np.ascontiguousarray(y, dtype=np.float32), int(sr or native_sr)
+    stream = _AudioStream(path, sr)
+    y = np.concatenate(list(stream))
+    return y, stream.sr or stream.native_sr
 
 
 def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -324,8 +408,20 @@ def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Feature computation
+# Feature computation, chunk by chunk
 # --------------------------------------------------------------------------------------------------
+# Every step but a few whole-song statistics is local in time, so a song is computed in chunks of
+# CHUNK_FRAMES frames, each given enough frames of real audio either side to outreach the support of
+# every local step, then trimmed back to its own frames: SPECTRAL_CONTEXT for the STFT, HPSS and
+# iSTFT pass, _chroma_context() for chroma (the lowest CQT filter is 1.6 s long), half the window for
+# the tempogram. So chunked values are whole-song values (a test checks it with small chunks). What
+# needs the whole song -- the dB reference of the mel spectrograms, chroma's tuning estimate, the
+# tempo and the beat tracker -- reads per-frame summaries kept on the way ((128, T) mels, the pitch
+# peaks, the onset envelope); chroma, which needs the tuning first, takes a second pass over its
+# source signal, spooled to a temporary file. Peak memory is one chunk's STFT work plus a few
+# hundred bytes per frame, not the STFT of the whole song.
+
+
 def _median_filter_axis(S: np.ndarray, axis: int, size: int) -> np.ndarray:
     """``scipy.ndimage.median_filter`` along one axis of a 2-D array, mode ``reflect``.
 
@@ -367,61 +463,268 @@ def _one_hot(indices: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def _bailando_pipeline(y: np.ndarray, sr: int, dim: int) -> tuple[list[np.ndarray], np.ndarray, float]:
+@dataclass(frozen=True)
+class _Segment:
+    """One chunk's audio with its context: ``samples`` start at song frame ``first`` (sample
+    ``first * HOP_LENGTH``); the chunk owns song frames ``[start, stop)``."""
+
+    samples: np.ndarray  # (n,) float32
+    first: int
+    start: int
+    stop: int
+
+    @property
+    def keep(self) -> slice:
+        """The segment's frames that belong to this chunk."""
+        return slice(self.start - self.first, self.stop - self.first)
+
+    def own(self, signal: np.ndarray) -> np.ndarray:
+        """The chunk's own samples of a signal aligned with ``samples``; consecutive chunks' pieces
+        join into the whole signal."""
+        return signal[(self.start - self.first) * HOP_LENGTH:(self.stop - self.first) * HOP_LENGTH]
+
+
+def _chroma_context(sr: int) -> int:
+    """Frames either side a chroma chunk needs: half the longest CQT filter (C1 at 36 bins per
+    octave, tuned down by up to half a bin; 47 frames at 60 fps), CENS smoothing, and 16 frames of
+    slack for the CQT's octave-downsampling filters."""
+    q = 1.0 / (2.0 ** (1.0 / TUNING_BINS_PER_OCTAVE) - 1.0)
+    lowest = CQT_FMIN_HZ * 2.0 ** (-0.5 / TUNING_BINS_PER_OCTAVE)
+    half_filter = 0.5 * q * sr / lowest / HOP_LENGTH
+    return int(math.ceil(half_filter)) + CENS_SMOOTHING // 2 + 16
+
+
+def _segments(blocks: Iterable[np.ndarray], context: int, chunk: int | None = None) -> Iterator[_Segment]:
+    """Cut a stream of samples into chunks of ``chunk`` frames with ``context`` frames either side.
+
+    Only a chunk and its context are held, whatever the stream's length. The chunks tile the song's
+    ``1 + N // HOP_LENGTH`` frames (librosa's centred framing); the first and last segments end where
+    the song does, so their edge frames see the same padding as a whole-song computation.
+    """
+    chunk = CHUNK_FRAMES if chunk is None else chunk
+    hop = HOP_LENGTH
+    held = np.zeros(0, np.float32)  # song samples [held_from, held_from + held.size)
+    held_from = 0
+    fresh: list[np.ndarray] = []
+    fresh_size = 0
+    start = 0
+    for block in blocks:
+        fresh.append(block)
+        fresh_size += block.size
+        while held_from + held.size + fresh_size >= (start + chunk + context) * hop:
+            if fresh:
+                held = np.concatenate([held, *fresh])
+                fresh, fresh_size = [], 0
+            first, stop = max(0, start - context), start + chunk
+            yield _Segment(held[first * hop - held_from:(stop + context) * hop - held_from],
+                           first, start, stop)
+            start = stop
+            drop = max(0, start - context) * hop - held_from
+            held, held_from = held[drop:], held_from + drop
+    held = np.concatenate([held, *fresh])
+    frames = 1 + (held_from + held.size) // hop
+    first = max(0, start - context)
+    yield _Segment(held[first * hop - held_from:], first, start, frames)  # always >= 1 frame left
+
+
+class _Spool:
+    """float32 samples written in order and read back as blocks: in memory while small, then a
+    temporary file, so a second pass over a long signal costs disk, not memory."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+    def __enter__(self) -> "_Spool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+
+    def write(self, samples: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(samples, dtype=np.float32).tobytes())
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        self._file.seek(0)
+        while data := self._file.read(AUDIO_BLOCK * 4):
+            yield np.frombuffer(data, dtype=np.float32)
+
+
+class _TuningPeaks:
+    """``librosa.estimate_tuning`` of a whole signal, gathered chunk by chunk.
+
+    The estimate is a histogram of the pitch peaks (``piptrack``, frame-local) whose magnitude
+    reaches the median of all peaks; keeping every chunk's peaks and taking the median at the end
+    gives the whole-signal answer.
+    """
+
+    def __init__(self, sr: int) -> None:
+        self.sr = sr
+        self._pitches: list[np.ndarray] = []
+        self._mags: list[np.ndarray] = []
+
+    def add(self, segment: _Segment, *, y: np.ndarray | None = None,
+            magnitude: np.ndarray | None = None) -> None:
+        """Peaks of the chunk's frames, from its signal ``y`` or from its ``magnitude`` STFT (the
+        same n_fft 2048 / hop 512 STFT ``estimate_tuning`` takes)."""
+        import librosa
+
+        pitch, mag = librosa.piptrack(y=y, S=magnitude, sr=self.sr, n_fft=N_FFT,
+                                      hop_length=HOP_LENGTH)  # (1025, t) each
+        pitch, mag = pitch[:, segment.keep], mag[:, segment.keep]
+        found = pitch > 0
+        self._pitches.append(pitch[found])
+        self._mags.append(mag[found])
+
+    def tuning(self) -> float:
+        import librosa
+
+        pitch, mag = np.concatenate(self._pitches), np.concatenate(self._mags)
+        threshold = np.median(mag) if mag.size else 0.0
+        return float(librosa.pitch_tuning(pitch[mag >= threshold], resolution=TUNING_RESOLUTION,
+                                          bins_per_octave=TUNING_BINS_PER_OCTAVE))
+
+
+def _mel_power(power: np.ndarray, sr: int) -> np.ndarray:
+    import librosa
+
+    return librosa.feature.melspectrogram(S=power, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH)
+
+
+def _chroma(spool: _Spool, sr: int, tuning: float, kind: str) -> np.ndarray:
+    """Chroma (12, T) of the spooled signal, chunk by chunk with the whole song's tuning."""
+    import librosa
+
+    compute = librosa.feature.chroma_cqt if kind == "cqt" else librosa.feature.chroma_cens
+    parts = [compute(y=seg.samples, sr=sr, hop_length=HOP_LENGTH, n_octaves=_n_octaves(sr),
+                     tuning=tuning)[:, seg.keep] for seg in _segments(spool.blocks(), _chroma_context(sr))]
+    return np.concatenate(parts, axis=1)
+
+
+def _tempogram_columns(onset: np.ndarray, sr: int, win: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``librosa.feature.tempogram(onset_envelope=onset, win_length=win)`` as column chunks
+    ``(start, stop, (win, stop - start))``. A frame's window is +-win/2 frames of the envelope, so
+    chunks with that much context give its values without the (win, T) float64 autocorrelation
+    work of the whole song (librosa's whole-song call takes 0.8 GB on a 10-minute song)."""
+    import librosa
+
+    half = win // 2
+    T = onset.shape[0]
+    for start in range(0, T, CHUNK_FRAMES):
+        stop = min(T, start + CHUNK_FRAMES)
+        first, last = max(0, start - half), min(T, stop + half)
+        tempogram = librosa.feature.tempogram(onset_envelope=onset[first:last], sr=sr,
+                                              hop_length=HOP_LENGTH, win_length=win)
+        yield start, stop, tempogram[:, start - first:stop - first]
+
+
+def _tempogram(onset: np.ndarray, sr: int, rows: int) -> np.ndarray:
+    """The first ``rows`` rows of the default tempogram (TEMPOGRAM_WIN lags), (rows, T) float32."""
+    out = np.empty((rows, onset.shape[0]), dtype=np.float32)
+    for start, stop, columns in _tempogram_columns(onset, sr, TEMPOGRAM_WIN):
+        out[:, start:stop] = columns[:rows]
+    return out
+
+
+def _mean_tempogram(onset: np.ndarray, sr: int) -> np.ndarray:
+    """The time-averaged tempogram ``librosa.feature.tempo`` weighs against its prior, (win, 1)."""
+    import librosa
+
+    win = int(librosa.time_to_frames(TEMPO_WINDOW_S, sr=sr, hop_length=HOP_LENGTH))
+    total = np.zeros(win, dtype=np.float64)
+    for _, _, columns in _tempogram_columns(onset, sr, win):
+        total += columns.sum(axis=1)
+    return (total / onset.shape[0])[:, None]
+
+
+def _tempo(mean_tempogram: np.ndarray, sr: int, start_bpm: float = 120.0) -> float:
+    """``librosa.feature.tempo(onset_envelope=...)`` from the averaged tempogram."""
+    import librosa
+
+    return float(librosa.feature.tempo(tg=mean_tempogram, sr=sr, hop_length=HOP_LENGTH,
+                                       start_bpm=start_bpm)[0])
+
+
+def _beat_track(onset: np.ndarray, sr: int, start_bpm: float = 120.0, **kwargs
+                ) -> tuple[float, np.ndarray]:
+    """``librosa.beat.beat_track(onset_envelope=onset)`` with the tempo estimated in chunks: the
+    tracker's own estimate builds the whole song's tempogram first."""
+    import librosa
+
+    bpm = _tempo(_mean_tempogram(onset, sr), sr, start_bpm)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH,
+                                           start_bpm=start_bpm, bpm=bpm, **kwargs)
+    return float(np.atleast_1d(tempo)[0]), beats
+
+
+def _bailando_pipeline(blocks: Iterable[np.ndarray], sr: int, dim: int
+                       ) -> tuple[list[np.ndarray], np.ndarray, float]:
     """Bailando/Duolando blocks (each (C, T)), beat frames and tempo, up to ``dim`` channels."""
     import librosa
 
-    D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, T) complex64
-    # Mel spectrogram from the STFT we already have (melspectrogram(y=) would redo it).
-    mel = librosa.feature.melspectrogram(S=np.abs(D) ** 2, sr=sr, n_fft=N_FFT,
-                                         hop_length=HOP_LENGTH)  # (128, T) power
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel, ref=np.max), n_mfcc=N_MFCC)  # (20, T)
+    mel, percussive_mel = [], []
+    peaks = _TuningPeaks(sr)
+    with _Spool() as harmonic_spool:
+        for seg in _segments(blocks, SPECTRAL_CONTEXT):
+            D = librosa.stft(seg.samples, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, t) complex64
+            mel.append(_mel_power(np.abs(D[:, seg.keep]) ** 2, sr))  # (128, t') power
+            # One HPSS on the same STFT serves chroma (harmonic) and onset (percussive).
+            H, P = _hpss(D)
+            n = seg.samples.size
+            harmonic = librosa.istft(H, dtype=np.float32, n_fft=N_FFT, hop_length=HOP_LENGTH, length=n)
+            percussive = librosa.istft(P, dtype=np.float32, n_fft=N_FFT, hop_length=HOP_LENGTH, length=n)
+            percussive_mel.append(librosa.feature.melspectrogram(
+                y=percussive, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH)[:, seg.keep])
+            peaks.add(seg, y=harmonic)
+            harmonic_spool.write(seg.own(harmonic))
+        chroma = _chroma(harmonic_spool, sr, peaks.tuning(), "cqt")  # (12, T)
+
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(np.concatenate(mel, axis=1), ref=np.max),
+                                n_mfcc=N_MFCC)  # (20, T)
     mfcc_delta = librosa.feature.delta(mfcc, width=3)  # (20, T)
-
-    # One HPSS on the same STFT serves chroma (harmonic) and onset (percussive).
-    H, P = _hpss(D)
-    y_harm = librosa.istft(H, dtype=y.dtype, n_fft=N_FFT, hop_length=HOP_LENGTH, length=len(y))
-    y_perc = librosa.istft(P, dtype=y.dtype, n_fft=N_FFT, hop_length=HOP_LENGTH, length=len(y))
-    chroma = librosa.feature.chroma_cqt(y=y_harm, sr=sr, hop_length=HOP_LENGTH,
-                                        n_octaves=_n_octaves(sr))  # (12, T)
-    onset = librosa.onset.onset_strength(y=y_perc, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH,
+    # onset_strength(y=percussive, aggregate=median) is exactly this, on the percussive dB mel.
+    onset = librosa.onset.onset_strength(S=librosa.power_to_db(np.concatenate(percussive_mel, axis=1)),
+                                         sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH,
                                          aggregate=np.median)  # (T,)
-    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH)
-    blocks = [mfcc, mfcc_delta, chroma, onset[None], _one_hot(beats, onset.shape[0])[None]]
+    tempo, beats = _beat_track(onset, sr)
+    features = [mfcc, mfcc_delta, chroma, onset[None], _one_hot(beats, onset.shape[0])[None]]
     if dim > 54:
-        tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sr, hop_length=HOP_LENGTH,
-                                              win_length=TEMPOGRAM_WIN)  # (384, T)
-        blocks.append(tempogram[: dim - 54])
-    return blocks, beats, float(np.atleast_1d(tempo)[0])
+        features.append(_tempogram(onset, sr, dim - 54))  # (dim - 54, T)
+    return features, beats, tempo
 
 
-def _edge_pipeline(y: np.ndarray, sr: int, start_bpm: float | None
+def _edge_pipeline(blocks: Iterable[np.ndarray], sr: int, start_bpm: float | None
                    ) -> tuple[list[np.ndarray], np.ndarray, float]:
     """FACT/EDGE baseline blocks (each (C, T)), beat frames and tempo."""
     import librosa
 
-    D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, T) complex64
-    mel = librosa.feature.melspectrogram(S=np.abs(D) ** 2, sr=sr, n_fft=N_FFT,
-                                         hop_length=HOP_LENGTH)  # (128, T)
+    mel = []
+    peaks = _TuningPeaks(sr)
+    with _Spool() as signal_spool:
+        for seg in _segments(blocks, SPECTRAL_CONTEXT):
+            S = np.abs(librosa.stft(seg.samples, n_fft=N_FFT, hop_length=HOP_LENGTH))  # (1025, t)
+            mel.append(_mel_power(S[:, seg.keep] ** 2, sr))  # (128, t')
+            peaks.add(seg, magnitude=S)
+            signal_spool.write(seg.own(seg.samples))
+        chroma = _chroma(signal_spool, sr, peaks.tuning(), "cens")  # (12, T)
+
     # onset_strength(y=) and mfcc(y=) both compute exactly this dB mel (ref=1.0) internally:
     # compute it once and hand it to both.
-    mel_db = librosa.power_to_db(mel)  # (128, T)
+    mel_db = librosa.power_to_db(np.concatenate(mel, axis=1))  # (128, T)
     envelope = librosa.onset.onset_strength(S=mel_db, sr=sr, n_fft=N_FFT,
                                             hop_length=HOP_LENGTH)  # (T,)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)  # (20, T)
-    chroma = librosa.feature.chroma_cens(y=y, sr=sr, hop_length=HOP_LENGTH, n_chroma=12,
-                                         n_octaves=_n_octaves(sr))  # (12, T)
-    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=HOP_LENGTH)
+    peaks_onset = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=HOP_LENGTH)
+    mean_tempogram = _mean_tempogram(envelope, sr)
     if start_bpm is None:
         # EDGE falls back to librosa's tempo estimate of the whole song when the BPM cannot be read
         # from an AIST++ music name; the same estimator on the envelope we already have.
-        start_bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=sr,
-                                                hop_length=HOP_LENGTH)[0])
+        start_bpm = _tempo(mean_tempogram, sr)
+    bpm = _tempo(mean_tempogram, sr, start_bpm)
     tempo, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=HOP_LENGTH,
-                                           start_bpm=start_bpm, tightness=100)
+                                           start_bpm=start_bpm, bpm=bpm, tightness=100)
     T = envelope.shape[0]
-    blocks = [envelope[None], mfcc, chroma, _one_hot(peaks, T)[None], _one_hot(beats, T)[None]]
-    return blocks, beats, float(np.atleast_1d(tempo)[0])
+    features = [envelope[None], mfcc, chroma, _one_hot(peaks_onset, T)[None], _one_hot(beats, T)[None]]
+    return features, beats, float(np.atleast_1d(tempo)[0])
 
 
 _AIST_TEMPO = re.compile(r"^m(BR|PO|LO|MH|LH|WA|KR|JS|JB|HO)([0-9])$")
@@ -436,6 +739,45 @@ def aist_tempo_from_name(stem: str) -> float | None:
     return float(digit * 5 + 110 if genre == "HO" else digit * 10 + 80)
 
 
+def _features_from_blocks(blocks: Iterable[np.ndarray], fps: float, spec: FeatureSet, *,
+                          start_bpm: float | None, source: str | os.PathLike | None,
+                          duration: Callable[[], float]) -> MusicFeatures:
+    """The named set from a stream of mono blocks at ``fps * 512`` Hz (what every path ends in).
+
+    ``duration`` is asked for the audio's length in seconds once the stream is spent.
+    """
+    sr = sample_rate_for(fps)
+    with warnings.catch_warnings():
+        # librosa warns about n_fft vs. signal length on short clips; the features are still defined
+        # (centred, zero-padded frames) and the CLI promises one line on stderr.
+        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large", category=UserWarning,
+                                module=r"librosa(\.|$)")
+        # Songs without pitched content (drums only) leave chroma's tuning estimate nothing to
+        # measure; librosa then uses A440, which is the right fallback, so the warning is noise.
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set",
+                                category=UserWarning)
+        if spec.pipeline == "bailando":
+            blocks_out, beats, tempo = _bailando_pipeline(blocks, sr, spec.dim)
+        else:
+            blocks_out, beats, tempo = _edge_pipeline(blocks, sr, start_bpm)
+
+    # Every block is framed with hop 512 and centred frames, so the lengths agree; trim defensively
+    # to the shortest in case a librosa version frames one of them one frame differently.
+    T = min(b.shape[-1] for b in blocks_out)
+    features = np.empty((T, spec.dim), dtype=np.float32)  # (T, F), filled block by block
+    column = 0
+    for block in blocks_out:
+        features[:, column:column + block.shape[0]] = block[:, :T].T
+        column += block.shape[0]
+    if column != spec.dim:  # a wiring error, not a user error
+        raise AssertionError(f"{spec.name}: computed {column} channels, not {spec.dim}")
+    beats = np.asarray(beats, dtype=np.int64)
+    beats = beats[(beats >= 0) & (beats < T)]
+    return MusicFeatures(features=features, beats=beats, fps=float(fps), feature_set=spec.name,
+                         duration=duration(), tempo=tempo,
+                         source=None if source is None else str(source))
+
+
 def features_from_waveform(y: np.ndarray, sr: int, fps: float = 60,
                            feature_set: str = "bailando438", *, start_bpm: float | None = None,
                            source: str | os.PathLike | None = None) -> MusicFeatures:
@@ -445,6 +787,7 @@ def features_from_waveform(y: np.ndarray, sr: int, fps: float = 60,
     ``fps * 512`` Hz when ``sr`` differs. ``start_bpm`` is the beat tracker's tempo prior for
     ``edge35`` (None: estimated from the audio). ``source`` only names the audio in errors and in
     the result. Returns features ``(T, F)`` with ``T = 1 + N' // 512`` for the resampled length N'.
+    The values equal :func:`compute_features` on a lossless file of the same samples.
     """
     spec = get_feature_set(feature_set)
     target_sr = sample_rate_for(fps)
@@ -460,34 +803,8 @@ def features_from_waveform(y: np.ndarray, sr: int, fps: float = 60,
     duration = y.shape[0] / float(sr)
     if int(sr) != target_sr:
         y = _resample(y, int(sr), target_sr)
-    y = np.ascontiguousarray(y, dtype=np.float32)
-
-    with warnings.catch_warnings():
-        # librosa warns about n_fft vs. signal length on short clips; the features are still defined
-        # (centred, zero-padded frames) and the CLI promises one line on stderr.
-        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large", category=UserWarning,
-                                module=r"librosa(\.|$)")
-        # Songs without pitched content (drums only) leave chroma's tuning estimate nothing to
-        # measure; librosa then uses A440, which is the right fallback, so the warning is noise.
-        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set",
-                                category=UserWarning)
-        if spec.pipeline == "bailando":
-            blocks, beats, tempo = _bailando_pipeline(y, target_sr, spec.dim)
-        else:
-            blocks, beats, tempo = _edge_pipeline(y, target_sr, start_bpm)
-
-    # Every block is framed with hop 512 and centred frames, so the lengths agree; trim defensively
-    # to the shortest in case a librosa version frames one of them one frame differently.
-    T = min(b.shape[-1] for b in blocks)
-    features = np.concatenate([b[:, :T] for b in blocks], axis=0).T  # (T, F)
-    features = np.ascontiguousarray(features, dtype=np.float32)
-    beats = np.asarray(beats, dtype=np.int64)
-    beats = beats[(beats >= 0) & (beats < T)]
-    if features.shape[1] != spec.dim:  # a wiring error, not a user error
-        raise AssertionError(f"{feature_set}: computed {features.shape[1]} channels, not {spec.dim}")
-    return MusicFeatures(features=features, beats=beats, fps=float(fps), feature_set=spec.name,
-                         duration=duration, tempo=tempo,
-                         source=None if source is None else str(source))
+    return _features_from_blocks([np.ascontiguousarray(y, dtype=np.float32)], fps, spec,
+                                 start_bpm=start_bpm, source=source, duration=lambda: duration)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -574,8 +891,9 @@ def compute_features(path: str | os.PathLike, fps: float = 60, feature_set: str 
             hit.source = str(p)
             return hit
 
-    y, _ = load_audio(p, sr=sr)
-    result = features_from_waveform(y, sr, fps, spec.name, start_bpm=start_bpm, source=p)
+    stream = _AudioStream(p, sr)
+    result = _features_from_blocks(stream, fps, spec, start_bpm=start_bpm, source=p,
+                                   duration=lambda: stream.duration)
     if cache_path is not None:
         try:
             save_npz_atomic(cache_path, key=np.asarray(key), **result.to_npz_dict())

@@ -164,9 +164,9 @@ class SoloDancer(torch.nn.Module):
                name: str = "", music: str = "") -> Motion:
         """Tokens ``{part: (N,)}`` -> a :class:`Motion` of ``num_frames`` frames."""
         start = self.root_start if root_start is None else torch.as_tensor(root_start, dtype=torch.float32)
-        out = self.tokenizer.decode({p: t.to(self.device) for p, t in tokens.items()}, root_start=start.to(self.device),
-                                    num_frames=num_frames)
-        return self.tokenizer.to_motion({k: v.cpu() for k, v in out.items()}, name=name, music=music)
+        return self.tokenizer.decode_motion({p: t.to(self.device) for p, t in tokens.items()},
+                                            root_start=start.to(self.device), num_frames=num_frames,
+                                            name=name, music=music)
 
     def prompt_from(self, seed: Motion) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """A seed motion's tokens (whole tokens only) and its first pelvis position."""

@@ -33,7 +33,7 @@ information the root decoder needs. The cost is that the codebook is shaped by t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping
+from typing import Iterator, Literal, Mapping
 
 import torch
 from einops import rearrange
@@ -245,24 +245,54 @@ class MotionTokenizer(nn.Module):
 
     @torch.no_grad()
     def decode(self, indices: Mapping[str, torch.Tensor], root_start: torch.Tensor | None = None,
-               num_frames: int | None = None) -> dict[str, torch.Tensor]:
+               num_frames: int | None = None, chunk: int | None = None) -> dict[str, torch.Tensor]:
         """Indices ``{part: (B, N)}`` -> motion of ``N * stride`` frames (or the first ``num_frames``).
 
         Args:
             indices: one entry per part, equal shapes.
             root_start: ``(B, 3)`` pelvis position of the first frame; zeros by default (Bailando).
             num_frames: crop to this many frames (undo :meth:`encode`'s padding).
+            chunk: decode this many tokens at a time (:meth:`decode_chunks`): the same frames, with
+                activation memory bounded by the chunk.
 
         Returns:
             ``joints`` (B, T, J, 3) absolute; ``joints_rel`` pelvis-relative; ``root`` (B, T, 3) the
             pelvis; ``root_vel`` (B, T, 3) metres per frame; with rotation heads ``rotations``
             (B, T, J, 3) axis-angle (local, SMPL order) and ``rotations_6d`` (B, T, J, 6) as decoded.
         """
+        pieces = list(self.decode_chunks(indices, root_start, num_frames, chunk))
+        if len(pieces) == 1:
+            return pieces[0]
+        return {key: torch.cat([p[key] for p in pieces], dim=1) for key in pieces[0]}
+
+    @torch.no_grad()
+    def decode_chunks(self, indices: Mapping[str, torch.Tensor], root_start: torch.Tensor | None = None,
+                      num_frames: int | None = None, chunk: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        """:meth:`decode`'s output as consecutive pieces of ``chunk`` tokens' frames (one piece when
+        ``chunk`` is None or covers the sequence), for consumers that write a long motion out as it
+        comes. Each part decodes its span with :attr:`~tokenizer.vqvae.PartVQVAE.decoder_reach`
+        tokens of context, so the frames are the whole sequence's; the pelvis is carried from one
+        piece's last frame (plus its velocity) to the next piece's first."""
         missing = set(self.part_names) - set(indices)
         if missing:
             raise ValueError(f"indices lack part(s) {sorted(missing)}; the tokenizer has {self.part_names}")
-        recon = {name: self.parts[name].decode(indices[name]) for name in self.part_names}
-        return self.assemble(recon, root_start, num_frames)
+        N = next(iter(indices.values())).shape[-1]
+        if chunk is not None and chunk < 1:
+            raise ValueError(f"chunk must be a positive number of tokens, got {chunk}")
+        if chunk is None or N <= chunk:
+            recon = {name: self.parts[name].decode(indices[name]) for name in self.part_names}
+            yield self.assemble(recon, root_start, num_frames)
+            return
+        T = N * self.stride if num_frames is None else min(num_frames, N * self.stride)
+        for start in range(0, N, chunk):
+            stop = min(N, start + chunk)
+            frames = min(T, stop * self.stride) - start * self.stride
+            if frames <= 0:
+                break
+            recon = {name: self.parts[name].decode_span(indices[name], start, stop) for name in self.part_names}
+            piece = self.assemble(recon, root_start, frames)
+            root_start = piece["root"][:, -1].double() + piece["root_vel"][:, -1].double()
+            yield piece
 
     def assemble(self, recon: Mapping[str, Mapping[str, torch.Tensor]], root_start: torch.Tensor | None = None,
                  num_frames: int | None = None, axis_angle: bool = True) -> dict[str, torch.Tensor]:

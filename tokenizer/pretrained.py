@@ -19,7 +19,6 @@ no other caller's); the file is read once per (path, size, modification time)
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -34,6 +33,11 @@ from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
 from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
 from training.checkpoint import stage_state
 from training.config import coerce_config
+
+
+DECODE_CHUNK = 256
+"""Tokens :meth:`Tokenizer.decode` decodes at a time (2048 frames at stride 8): a 10-minute dance
+needs the activations of a chunk, not of the whole song."""
 
 
 def _load(cls: type, path: str | os.PathLike, cache: bool, kind: str, stage: str) -> nn.Module:
@@ -114,14 +118,15 @@ class Tokenizer(nn.Module):
 
     @torch.no_grad()
     def decode(self, indices: Mapping[str, torch.Tensor], root_start: torch.Tensor | np.ndarray | None = None,
-               num_frames: int | None = None) -> dict[str, torch.Tensor]:
+               num_frames: int | None = None, chunk: int | None = DECODE_CHUNK) -> dict[str, torch.Tensor]:
         """Motion from token indices (see :meth:`MotionTokenizer.decode`): ``joints`` absolute,
-        ``rotations`` axis-angle, ``root`` the pelvis; unbatched when the indices are ``(N,)``."""
+        ``rotations`` axis-angle, ``root`` the pelvis; unbatched when the indices are ``(N,)``.
+        Long sequences are decoded ``chunk`` tokens at a time (same frames, bounded memory)."""
         batched = next(iter(indices.values())).ndim == 2
         idx = {k: torch.as_tensor(v).long().reshape(1, -1) if not batched else torch.as_tensor(v).long()
                for k, v in indices.items()}
         start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3)
-        out = self.model.decode(idx, start, num_frames)
+        out = self.model.decode(idx, start, num_frames, chunk)
         return out if batched else {k: v[0] for k, v in out.items()}
 
     def forward(self, motion: Motion | torch.Tensor | np.ndarray):
@@ -144,11 +149,44 @@ class Tokenizer(nn.Module):
 
         SMPL's translation is the pelvis minus the skeleton's rest pelvis (``Motion.root``).
         """
-        joints = decoded["joints"].double().numpy()
-        rotations = decoded["rotations"].double().numpy() if "rotations" in decoded else None
-        root = decoded["root"].double().numpy() - get_skeleton(self.skeleton).root_rest if rotations is not None else None
+        joints, rotations, root = self._motion_arrays(decoded)
         return Motion(skeleton=self.skeleton, fps=self.fps, joints=joints, rotations=rotations, root=root,
                       name=name, music=music)
+
+    @torch.no_grad()
+    def decode_motion(self, indices: Mapping[str, torch.Tensor], root_start: torch.Tensor | np.ndarray | None = None,
+                      num_frames: int | None = None, name: str = "", music: str = "",
+                      chunk: int = DECODE_CHUNK) -> Motion:
+        """One motion from ``{part: (N,)}`` tokens: ``to_motion(decode(...))``, but decoded a chunk at a
+        time straight into the motion's float64 arrays, so a long dance holds one copy of itself
+        and one chunk's activations, not every intermediate of the whole song."""
+        idx = {k: torch.as_tensor(v).long().reshape(1, -1) for k, v in indices.items()}
+        start = None if root_start is None else _to_tensor(root_start).float().reshape(1, 3)
+        N = next(iter(idx.values())).shape[1]
+        T = N * self.stride if num_frames is None else min(num_frames, N * self.stride)
+        J = get_skeleton(self.skeleton).num_joints
+        joints = np.empty((T, J, 3))
+        rotations = np.empty((T, J, 3)) if self.config.rotations else None
+        root = np.empty((T, 3)) if self.config.rotations else None
+        at = 0
+        for piece in self.model.decode_chunks(idx, start, num_frames, chunk):
+            j, r, t = self._motion_arrays({k: v[0].cpu() for k, v in piece.items()})
+            n = j.shape[0]
+            joints[at:at + n] = j
+            if rotations is not None:
+                rotations[at:at + n], root[at:at + n] = r, t
+            at += n
+        return Motion(skeleton=self.skeleton, fps=self.fps, joints=joints, rotations=rotations, root=root,
+                      name=name, music=music)
+
+    def _motion_arrays(self, decoded: Mapping[str, torch.Tensor]
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Unbatched decoder output -> float64 ``(joints, rotations, root)`` of a :class:`Motion`."""
+        joints = decoded["joints"].double().numpy()
+        if "rotations" not in decoded:
+            return joints, None, None
+        root = decoded["root"].double().numpy() - get_skeleton(self.skeleton).root_rest
+        return joints, decoded["rotations"].double().numpy(), root
 
     def _joints(self, motion: Motion | torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool]:
         if isinstance(motion, Motion):

@@ -481,13 +481,42 @@ class PartVQVAE(nn.Module):
         """``(B, T, C_in) -> (B, T/s)`` int64 code indices; never updates the codebook, in any mode."""
         return self._lookup(self.embed(x))[1]
 
+    @property
+    def decoder_reach(self) -> int:
+        """Tokens either side of a token that its decoded frames depend on: the decoder's receptive
+        half-width, rounded up. A window decoded with this much context on both sides gives the
+        frames of the whole sequence (:meth:`decode_span`), so long sequences decode in chunks."""
+        c = self.config
+        stack = sum(c.dilation_growth ** i for i in range(c.depth))  # one dilated stack's k3 taps
+        reach = 1.0  # the input conv (k3) at the token rate
+        for level in range(c.levels):
+            reach += (stack + 1) / 2 ** level  # the stack, then the x2 upsampler, at this level's rate
+        head_units = c.head_blocks if c.shared_decoder else 0
+        return math.ceil(reach + (1 + head_units) / 2 ** c.levels)  # output conv (+ head units)
+
     def decode(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, N)`` indices -> ``{head: (B, N*s, C_head)}``."""
+        self._check_indices(indices)
+        return self._decode_indices(indices)
+
+    def decode_span(self, indices: torch.Tensor, start: int, stop: int) -> dict[str, torch.Tensor]:
+        """The frames of tokens ``[start, stop)`` of the ``(B, N)`` sequence, ``{head: (B, (stop -
+        start)*s, C_head)}``, decoded from that span and :attr:`decoder_reach` tokens either side:
+        equal to the same frames of the whole sequence's decode."""
+        self._check_indices(indices)
+        N, s, reach = indices.shape[1], self.stride, self.decoder_reach
+        first, last = max(0, start - reach), min(N, stop + reach)
+        out = self._decode_indices(indices[:, first:last])
+        return {name: y[:, (start - first) * s:(stop - first) * s] for name, y in out.items()}
+
+    def _check_indices(self, indices: torch.Tensor) -> None:
         if indices.ndim != 2:
             raise ValueError(f"expected (B, N) indices, got {tuple(indices.shape)}")
         if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.config.codebook_size):
             raise ValueError(f"indices must lie in [0, {self.config.codebook_size}), got "
                              f"[{int(indices.min())}, {int(indices.max())}]")
+
+    def _decode_indices(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         with _full_precision(indices):
             q = self.quantizer.get_output_from_indices(indices).float()
         return self.decode_latent(q)

@@ -178,6 +178,63 @@ def test_matches_straightforward_librosa_pipeline(audio_dir):
     np.testing.assert_allclose(ours.features, ref, rtol=1e-5, atol=1e-4)
 
 
+def melody(duration: float, sr: int = FILE_SR, seed: int = 0) -> np.ndarray:
+    """A click track under a tune that changes note every 0.4 s, a little sharp of A440 tuning, so
+    chroma, its tuning estimate and the onsets all vary along the song."""
+    rng = np.random.default_rng(seed)
+    y, _ = click_track(duration, sr=sr, seed=seed)
+    t = np.arange(y.size) / sr
+    notes = 220.0 * 2 ** ((rng.integers(0, 24, size=int(duration / 0.4) + 1) + 0.2) / 12)
+    y += 0.2 * np.sin(2 * np.pi * np.cumsum(notes[(t / 0.4).astype(int)]) / sr)
+    return y.astype(np.float32)
+
+
+@pytest.mark.parametrize("feature_set,fps", [("bailando438", 60), ("edge35", 30)])
+def test_chunked_features_equal_the_whole_song(monkeypatch, feature_set, fps):
+    """Chunks with context give the whole-song values: many chunks here, one in the other tests."""
+    y = melody(16.0, seed=3)
+    monkeypatch.setattr(music, "CHUNK_FRAMES", 10 ** 6)
+    whole = music.features_from_waveform(y, FILE_SR, fps, feature_set)
+    monkeypatch.setattr(music, "CHUNK_FRAMES", 100)  # 10 chunks at 60 fps, 5 at 30
+    monkeypatch.setattr(music, "AUDIO_BLOCK", 3001)  # the spool re-read in odd-sized blocks
+    chunked = music.features_from_waveform(y, FILE_SR, fps, feature_set)
+    assert chunked.features.shape == whole.features.shape and whole.num_frames > 4 * 100
+    np.testing.assert_allclose(chunked.features, whole.features, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(chunked.beats, whole.beats)
+    assert chunked.tempo == whole.tempo
+
+
+@pytest.mark.parametrize("n", [1, 511, 512, 70_000, 100_001])
+def test_segments_tile_the_song_with_context(n):
+    rng = np.random.default_rng(n)
+    y = rng.standard_normal(n).astype(np.float32)
+    cuts = np.sort(rng.integers(0, n, size=7))
+    blocks = [b for b in np.split(y, cuts)]  # uneven blocks, some empty
+    segments = list(music._segments(iter(blocks), chunk=20, context=7))
+    hop = music.HOP_LENGTH
+    frames = 1 + n // hop
+    assert [s.start for s in segments] == list(range(0, frames, 20))
+    assert segments[-1].stop == frames and all(a.stop == b.start for a, b in zip(segments, segments[1:]))
+    for s in segments:
+        assert s.first == max(0, s.start - 7)
+        end = n if s is segments[-1] else (s.stop + 7) * hop
+        np.testing.assert_array_equal(s.samples, y[s.first * hop:end])
+    np.testing.assert_array_equal(np.concatenate([s.own(s.samples) for s in segments]), y)
+
+
+def test_streamed_file_equals_in_memory_waveform_across_blocks(tmp_path, monkeypatch):
+    """A file read and resampled block by block gives the samples of a whole-file load."""
+    y = melody(5.0, seed=4)
+    path = tmp_path / "tune.wav"
+    sf.write(path, np.stack([y, 0.5 * y], axis=1), FILE_SR, subtype="FLOAT")
+    whole = music._resample(0.75 * y, FILE_SR, 15360)
+    monkeypatch.setattr(music, "AUDIO_BLOCK", 777)
+    stream = music._AudioStream(path, 15360)
+    streamed = np.concatenate(list(stream))
+    np.testing.assert_allclose(streamed, whole, rtol=0, atol=1e-6)
+    assert stream.native_sr == FILE_SR and stream.duration == pytest.approx(5.0, abs=1 / FILE_SR)
+
+
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("length", [3, 31, 200])
 def test_fast_median_filter_equals_scipy(axis, length):
@@ -301,13 +358,13 @@ def test_bad_waveform_in_memory():
 def counted(monkeypatch):
     """Count calls into the feature computation that compute_features makes on a cache miss."""
     calls = []
-    real = music.features_from_waveform
+    real = music._features_from_blocks
 
     def counting(*args, **kwargs):
-        calls.append((args[2:], kwargs))
+        calls.append((args[1:], kwargs))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(music, "features_from_waveform", counting)
+    monkeypatch.setattr(music, "_features_from_blocks", counting)
     return calls
 
 

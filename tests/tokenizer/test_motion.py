@@ -75,6 +75,28 @@ def test_decode_encode_round_trip_matches_forward_in_eval(solo_batch, toys):
         assert torch.equal(dec[key], recon[key]), key
 
 
+@pytest.mark.parametrize("task", ["solo", "duet"])
+def test_chunked_decode_equals_the_whole_sequence(task, solo_batch, duet_batch, toys):
+    """Chunks give the same joints, rotations and root (the pelvis carried across chunks)."""
+    torch.manual_seed(0)
+    m = toys.make_tokenizer(task)
+    b = solo_batch if task == "solo" else duet_batch
+    prefix = "" if task == "solo" else "leader_"
+    m(b[f"{prefix}joints"], b[f"{prefix}rotations"], b[f"{prefix}root_vel"])  # initialise the codebooks
+    m.eval()
+    idx = {p: torch.randint(0, m.parts[p].config.codebook_size, (2, 29)) for p in m.part_names}
+    start = torch.tensor([[0.5, 0.9, -1.0], [0.0, 1.0, 2.0]])
+    frames = 29 * m.stride - 3
+    whole = m.decode(idx, root_start=start, num_frames=frames)
+    for chunk in (1, 5, 28):
+        pieces = m.decode(idx, root_start=start, num_frames=frames, chunk=chunk)
+        assert pieces.keys() == whole.keys()
+        for key in whole:
+            torch.testing.assert_close(pieces[key], whole[key], rtol=1e-5, atol=2e-5, msg=key)
+    with pytest.raises(ValueError, match="chunk"):
+        m.decode(idx, chunk=0)
+
+
 def test_encode_pads_to_the_stride_and_decode_crops(solo_batch, toys):
     m = toys.make_tokenizer("solo").eval()
     joints = solo_batch["joints"][:, :45]  # 45 frames: 6 tokens of 8 after padding to 48

@@ -4,6 +4,7 @@ Lightning, and a resumed run continues exactly."""
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -91,6 +92,17 @@ def test_reconstruct_returns_an_exportable_motion(fitted_solo, toys):
     rec = tok.reconstruct(motion)
     assert rec.num_frames == 50 and rec.has_rotations and rec.skeleton == "smpl24"
     assert torch.allclose(torch.as_tensor(rec.joints[0, 0]), torch.as_tensor(motion.joints[0, 0]), atol=1e-5)
+
+
+def test_decode_motion_in_chunks_equals_to_motion_of_decode(fitted_solo, toys):
+    tok = Tokenizer.from_checkpoint(fitted_solo[3])
+    idx = tok.encode(toys.toy_motion(8, 200))  # 25 tokens
+    start = [0.2, 0.9, -0.4]
+    whole = tok.to_motion(tok.decode(idx, root_start=start, num_frames=197, chunk=None), name="a", music="m")
+    chunked = tok.decode_motion(idx, root_start=start, num_frames=197, name="a", music="m", chunk=4)
+    assert (chunked.num_frames, chunked.name, chunked.music, chunked.fps) == (197, "a", "m", whole.fps)
+    for key in ("joints", "rotations", "root"):
+        np.testing.assert_allclose(getattr(chunked, key), getattr(whole, key), rtol=1e-5, atol=2e-5, err_msg=key)
 
 
 def test_foreign_checkpoint_is_rejected(tmp_path, fitted_solo):

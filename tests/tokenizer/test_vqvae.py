@@ -261,3 +261,37 @@ def test_nearest_checkpoints_of_the_sequential_layout_still_load():
     holder.load_state_dict({f"0.{k}": v for k, v in old.state_dict().items()})  # keys 0.1.weight, 0.1.bias
     x = torch.randn(2, 4, 6)
     torch.testing.assert_close(holder(x), old(x), rtol=0, atol=1e-6)
+
+
+def _initialised(m: PartVQVAE) -> PartVQVAE:
+    m.train()
+    m(torch.randn(4, 16 * m.stride, 9))  # k-means init: distinct codes, so tokens matter
+    return m.eval()
+
+
+@pytest.mark.parametrize("levels, upsample, shared, head_blocks", [
+    (3, "transposed", False, 0), (2, "nearest", False, 0), (3, "nearest", True, 2), (1, "transposed", True, 0)])
+def test_decoded_spans_give_the_frames_of_the_whole_sequence(levels, upsample, shared, head_blocks):
+    torch.manual_seed(0)
+    m = _initialised(part(levels, upsample=upsample, shared_decoder=shared, head_blocks=head_blocks))
+    idx = torch.randint(0, 16, (2, 53))
+    whole = m.decode(idx)
+    for chunk in (1, 7, 20, 52):
+        spans = [m.decode_span(idx, a, min(53, a + chunk)) for a in range(0, 53, chunk)]
+        for head in whole:
+            torch.testing.assert_close(torch.cat([s[head] for s in spans], dim=1), whole[head], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("levels, shared, head_blocks", [(3, False, 0), (2, True, 3)])
+def test_decoder_reach_bounds_how_far_a_token_changes_frames(levels, shared, head_blocks):
+    torch.manual_seed(1)
+    m = _initialised(part(levels, shared_decoder=shared, head_blocks=head_blocks))
+    idx = torch.randint(0, 16, (1, 40))
+    j, s, reach = 20, m.stride, m.decoder_reach
+    other = idx.clone()
+    other[0, j] = (idx[0, j] + 1) % 16
+    changed = (m.decode(idx)["pos"] - m.decode(other)["pos"]).abs().amax(dim=-1)[0] > 0  # (T,)
+    frames = torch.nonzero(changed)[:, 0]
+    assert frames.numel() and frames.min() >= (j - reach) * s and frames.max() < (j + 1 + reach) * s
+    # and the bound is not loose by more than a token either side
+    assert frames.min() < (j - reach + 2) * s and frames.max() >= (j + reach - 1) * s
