@@ -60,7 +60,7 @@ def time_steps(model: SoloGPT, batch: int, steps: int, use_cache: bool) -> list[
     W = model.window
     n = W + steps + 1
     c = model.config
-    cond = {"music": torch.randn(batch, n, c.music_frames_per_token * c.music_dim).to(model.music_in.weight.dtype),
+    cond = {"music": torch.randn(batch, n, c.transformer.n_embd).to(model.music_in.weight.dtype),
             "genre": torch.zeros(batch, n, dtype=torch.long)}
     prompt = {p: torch.randint(0, c.codebook_size, (batch, W)) for p in c.parts}
     stamps: list[float] = []

@@ -39,13 +39,39 @@ def gpt_step(out: Path) -> tuple[dict, str]:
     print(f"[gpt demo] python cli.py fit --config {out / 'configs' / 'solo_rl.yaml'}", flush=True)
     ckpt, summary["solo_rl_fit_s"] = fit_quick("solo_rl", out, rl_cfg)
 
-    reader = AISTPPReader(out / "synth" / "aistpp")
-    names = reader.sequences("test")[:SONGS]
-    songs = [reader.music_path(n) for n in names]
     start = time.perf_counter()
+    rows = dance_held_out(out, ckpt)
+    summary["dance_s"] = round(time.perf_counter() - start, 1)
+    summary["dances"] = rows
+    summary["video"] = rows[0]["video"]
+    line = (f"solo GPT + RL trained ({summary['solo_gpt_fit_s']:.0f} s + {summary['solo_rl_fit_s']:.0f} s); danced to "
+            f"{len(rows)} held-out songs: BAS {', '.join(str(r['bas']) for r in rows)} (true dances "
+            f"{', '.join(str(r['bas_true_dance']) for r in rows)}) -> {summary['video']}")
+    return summary, line
+
+
+def held_out_songs(reader: AISTPPReader, count: int = SONGS) -> list[str]:
+    """The first ``count`` test sequences with distinct songs (several dances share a song)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for name in reader.sequences("test"):
+        music_id = parse_sequence_name(name).music_id
+        if music_id not in seen:
+            seen.add(music_id)
+            names.append(name)
+        if len(names) == count:
+            break
+    return names
+
+
+def dance_held_out(out: Path, ckpt: Path) -> list[dict]:
+    """``cli.py dance`` with ``ckpt`` on held-out songs, as a user runs it, then the BAS of each dance
+    and of the song's true dance against the song's ground-truth beats."""
+    reader = AISTPPReader(out / "synth" / "aistpp")
+    names = held_out_songs(reader)
+    songs = [reader.music_path(n) for n in names]
     subprocess.run([sys.executable, str(ROOT / "cli.py"), "dance", "--ckpt", str(ckpt), "--music", *map(str, songs),
                     "--out", str(out / "dance")], cwd=ROOT, check=True)
-    summary["dance_s"] = round(time.perf_counter() - start, 1)
     rows = []
     for n, song in zip(names, songs):
         truth = json.loads((out / "synth" / "aistpp" / "groundtruth" / "music" /
@@ -55,9 +81,4 @@ def gpt_step(out: Path) -> tuple[dict, str]:
         rows.append({"song": song.stem, "bas": round(bailando_bas(dance.joints, beats), 3),
                      "bas_true_dance": round(bailando_bas(reader.load(n).joints, beats), 3),
                      "video": str(out / "dance" / f"{song.stem}.mp4")})
-    summary["dances"] = rows
-    summary["video"] = rows[0]["video"]
-    line = (f"solo GPT + RL trained ({summary['solo_gpt_fit_s']:.0f} s + {summary['solo_rl_fit_s']:.0f} s); danced to "
-            f"{len(rows)} held-out songs: BAS {', '.join(str(r['bas']) for r in rows)} (true dances "
-            f"{', '.join(str(r['bas_true_dance']) for r in rows)}) -> {summary['video']}")
-    return summary, line
+    return rows

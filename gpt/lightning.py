@@ -103,10 +103,11 @@ class SoloGPTStage(Stage):
                                  f"{data_set!r}: set one of them to the other")
             if float(dm.fps) != float(self.tokenizer.fps):
                 raise ValueError(f"the data is at {dm.fps} fps, the tokenizer at {self.tokenizer.fps}")
-            need = self.config.music_context * self.config.frames_per_token
+            need = self.config.music_margin
             if dm.window.music_margin < need:
-                raise ValueError(f"music_context {self.config.music_context} needs data.music_margin >= {need} "
-                                 f"frames (it is {dm.window.music_margin}): set data.init_args.music_margin: {need}")
+                raise ValueError(f"music_context {self.config.music_context} (with the music encoder's reach "
+                                 f"{self.config.music_reach}) needs data.music_margin >= {need} frames (it is "
+                                 f"{dm.window.music_margin}): set data.init_args.music_margin: {need}")
             self.feature_set = data_set
             self.config = replace(self.config, music_dim=get_feature_set(data_set).dim)
         self.gpt = SoloGPT(self.config)

@@ -14,8 +14,8 @@ the policy's own), and for each:
    policy (exact per-step KL over the codebook) so the dance stays a dance while the reward is
    chased, and an optional entropy bonus.
 
-The base (embeddings and the first ``frozen_layers`` blocks) stays frozen as in Bailando; the head
-blocks, the final norm and the output heads train. Because sliding-window attention makes the
+The base (embeddings, the music encoder if any, and the first ``frozen_layers`` blocks) stays frozen
+as in Bailando; the head blocks, the final norm and the output heads train. Because sliding-window attention makes the
 teacher-forced pass over a rollout compute exactly the logits the cached generation sampled from,
 the log-probabilities and KL are those of the actions taken.
 
@@ -152,6 +152,8 @@ class SoloRLStage(Stage):
         frozen = self.gpt.config.frozen_layers
         base = [self.gpt.music_in, self.gpt.genre_embedding, *self.gpt.token_embedding.values(),
                 *self.gpt.transformer.blocks[:frozen]]
+        if self.gpt.music_encoder is not None:
+            base.append(self.gpt.music_encoder)
         for module in base:
             for p in module.parameters():
                 p.requires_grad_(False)

@@ -14,7 +14,9 @@ What the references lack, by config:
   window, so the model learns to begin anywhere in a song;
 * the music token is a linear map of the token's own ``frames_per_token`` feature frames plus
   ``music_context`` tokens of frames on each side (look-ahead; Bailando++ uses 5 with a music
-  transformer, Bailando 0 with one 7.5-fps frame);
+  transformer, Bailando 0 with one 7.5-fps frame); with ``music_encoder`` set, those tokens then pass
+  a look-ahead transformer over the song (Bailando++'s music transformer), run once per sequence
+  since the whole song is known before the dance starts;
 * an optional genre label, added to the music token; index 0 is "none", trained in by dropout, so a
   song with no label (any user's song) is in distribution.
 """
@@ -31,6 +33,9 @@ from torch.nn import functional as F
 
 from data.errors import is_non_negative, is_positive_int
 from gpt.transformer import KVCache, Linear, Transformer, TransformerConfig, _init_weights, step_index
+
+MUSIC_ENCODER_CHUNK = 256
+"""Music tokens the encoder runs at a time over a long song (with its reach as context either side)."""
 
 AIST_GENRES = ("BR", "PO", "LO", "MH", "LH", "HO", "WA", "KR", "JS", "JB")
 """AIST++'s ten genres (break, pop, lock, middle hip-hop, LA hip-hop, house, waack, krump, street jazz,
@@ -54,6 +59,10 @@ class SoloGPTConfig:
     """Channels of a music feature frame (the feature set's width)."""
     music_context: int = 1
     """Tokens of music frames on each side of a token's own that its music token sees (look-ahead)."""
+    music_encoder: TransformerConfig | None = None
+    """None: the music token is the linear map of its frames (Bailando). A config: those tokens then
+    pass this look-ahead transformer (``window - 1`` tokens back and ``ahead`` tokens ahead per layer;
+    its ``n_embd`` must be the GPT's), run once over the whole song (Bailando++)."""
     genres: tuple[str, ...] = ()
     """Genre labels the model knows (index 1..G; 0 = none). Empty: no genre input."""
     genre_dropout: float = 0.2
@@ -64,6 +73,11 @@ class SoloGPTConfig:
     def __post_init__(self) -> None:
         if isinstance(self.transformer, Mapping):
             self.transformer = TransformerConfig(**self.transformer)
+        if isinstance(self.music_encoder, Mapping):
+            self.music_encoder = TransformerConfig(**self.music_encoder)
+        if self.music_encoder is not None and self.music_encoder.n_embd != self.transformer.n_embd:
+            raise ValueError(f"SoloGPTConfig.music_encoder.n_embd ({self.music_encoder.n_embd}) must be the "
+                             f"transformer's n_embd ({self.transformer.n_embd})")
         self.parts = tuple(self.parts)
         self.genres = tuple(self.genres)
         if not self.parts or len(set(self.parts)) != len(self.parts):
@@ -88,6 +102,19 @@ class SoloGPTConfig:
     def music_frames_per_token(self) -> int:
         """Feature frames one music token reads: its own and ``music_context`` tokens' each side."""
         return (2 * self.music_context + 1) * self.frames_per_token
+
+    @property
+    def music_reach(self) -> tuple[int, int]:
+        """Tokens before and after its own that the music encoder mixes into a token, ``(back,
+        ahead)``; ``(0, 0)`` without an encoder."""
+        e = self.music_encoder
+        return (0, 0) if e is None else (e.n_layer * (e.window - 1), e.n_layer * e.ahead)
+
+    @property
+    def music_margin(self) -> int:
+        """Frames of real music a training window needs on each side so that every music token is
+        computed as in a whole song: the look-ahead frames plus the encoder's reach."""
+        return (self.music_context + max(self.music_reach)) * self.frames_per_token
 
     def genre_index(self, genre: str | None) -> int:
         """0 for None / "none", else 1 + the genre's position; an unknown genre is an error."""
@@ -130,9 +157,10 @@ class SoloGPT(nn.Module):
     """Music (+ genre) -> per-part token logits, with a KV cache for generation (a
     :class:`gpt.sampling.StepModel`).
 
-    Inputs per step: ``music`` ``(B, n, music_frames_per_token * music_dim)`` (see :func:`music_windows`),
-    ``genre`` ``(B, n)`` long (0 = none), and each part's token of the step before, ``(B, n)`` long
-    (``codebook_size`` = the start token). Output: ``{part: (B, n, codebook_size)}`` logits.
+    Inputs per step: ``music`` ``(B, n, n_embd)``, the music stream's tokens (:meth:`music_tokens` of
+    the song's feature frames, computed once per sequence), ``genre`` ``(B, n)`` long (0 = none), and
+    each part's token of the step before, ``(B, n)`` long (``codebook_size`` = the start token).
+    Output: ``{part: (B, n, codebook_size)}`` logits.
     """
 
     def __init__(self, config: SoloGPTConfig) -> None:
@@ -140,6 +168,7 @@ class SoloGPT(nn.Module):
         self.config = config
         D = config.transformer.n_embd
         self.music_in = Linear(config.music_frames_per_token * config.music_dim, D)
+        self.music_encoder = None if config.music_encoder is None else Transformer(config.music_encoder)
         self.genre_embedding = nn.Embedding(len(config.genres) + 1, D)
         self.token_embedding = nn.ModuleDict({p: nn.Embedding(config.codebook_size + 1, D) for p in config.parts})
         self.drop = nn.Dropout(config.transformer.dropout)
@@ -159,12 +188,22 @@ class SoloGPT(nn.Module):
         self.music_std.copy_(std.reshape(-1))
 
     def music_tokens(self, music: torch.Tensor, num_tokens: int | None = None, margin: int = 0) -> torch.Tensor:
-        """Music frames ``(B, T + 2 margin, F)`` at the motion fps -> normalised per-token windows
-        ``(B, N, music_frames_per_token * F)``, the music stream's input."""
+        """Music frames ``(B, T + 2 margin, F)`` at the motion fps -> the music stream's tokens
+        ``(B, N, n_embd)``: each token's normalised frame window through ``music_in``, then the music
+        encoder (if any) over the whole sequence, with ``margin`` frames of real context where the
+        encoder reaches past the window (zeros beyond, as at a song's edges)."""
         c = self.config
+        f = c.frames_per_token
+        N = (music.shape[1] - 2 * margin) // f if num_tokens is None else num_tokens
+        back, ahead = c.music_reach
         norm = lambda x: (x - self.music_mean) / self.music_std  # noqa: E731
-        return music_windows(music.to(self.music_mean.dtype), c.frames_per_token, c.music_context, num_tokens,
-                             margin, transform=norm)
+        # The window of token -back starts back * f frames before token 0's.
+        windows = music_windows(music.to(self.music_mean.dtype), f, c.music_context, N + back + ahead,
+                                margin - back * f, transform=norm)  # (B, back + N + ahead, (2c+1) f F)
+        x = self.music_in(windows.to(self.music_in.weight.dtype))  # (B, back + N + ahead, D); stats stay float32
+        if self.music_encoder is not None:
+            x = self.music_encoder.forward_chunked(x, 1, MUSIC_ENCODER_CHUNK)[:, back:back + N]
+        return x
 
     # -- StepModel ------------------------------------------------------------------------------------
     @property
@@ -198,8 +237,8 @@ class SoloGPT(nn.Module):
     # -- the network ----------------------------------------------------------------------------------
     def embed(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor]
               ) -> torch.Tensor:
-        """Step-major token embeddings ``(B, n * (1 + P), D)``."""
-        m = self.music_in(music.to(self.music_in.weight.dtype))  # (B, n, D); the stats stay float32
+        """Step-major token embeddings ``(B, n * (1 + P), D)``; ``music`` is :meth:`music_tokens`'s."""
+        m = music.to(self.music_in.weight.dtype)  # (B, n, D)
         if genre is not None:
             m = m + self.genre_embedding(genre)
         streams = [m] + [self.token_embedding[p](previous[p]) for p in self.config.parts]

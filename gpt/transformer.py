@@ -17,6 +17,10 @@ per token, and memory is bounded by the window. Stacked, ``n_layer`` layers see
 ``n_layer * (window - 1) + 1`` steps back (:attr:`Transformer.receptive_field`). Bailando instead
 restarts learned absolute positions at 0 in every 28-step window and recomputes the window through all
 12 layers for every token: nothing computed for one token is valid for the next.
+
+With ``ahead > 0`` the same stack is an encoder of a stream known in advance (a song's music, a duet's
+leader): a token also sees ``ahead`` later steps. Such a stack has no cache; it runs once over a whole
+sequence, a long one in chunks with its reach as context (:meth:`Transformer.forward_chunked`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class TransformerConfig:
     """Dropout on attention weights and on both residual branches (training only)."""
     window: int = 29
     """Steps a token attends to: its own and ``window - 1`` before (Bailando: 29)."""
+    ahead: int = 0
+    """Steps after its own a token also attends to: 0 for a generator (causal); more for an encoder of
+    a stream known in advance (a song's music, a duet's leader), which then has no KV cache."""
     rope_base: float = 10000.0
     """Base of the rotary frequencies."""
     bias: bool = True
@@ -56,6 +63,8 @@ class TransformerConfig:
         for name in ("n_layer", "n_embd", "n_head", "window"):
             if not is_positive_int(getattr(self, name)):
                 raise ValueError(f"TransformerConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not (isinstance(self.ahead, int) and not isinstance(self.ahead, bool) and self.ahead >= 0):
+            raise ValueError(f"TransformerConfig.ahead must be an integer >= 0, got {self.ahead!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"TransformerConfig.n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if (self.n_embd // self.n_head) % 2:
@@ -73,11 +82,11 @@ class TransformerConfig:
         return self.n_embd // self.n_head
 
 
-def window_mask(query_steps: torch.Tensor, key_steps: torch.Tensor, window: int) -> torch.Tensor:
-    """``(Nq, Nk)`` bool, True where a query may attend to a key: ``q - window < k <= q`` in steps.
-    Keys with a negative step (empty cache slots) are never attended to."""
+def window_mask(query_steps: torch.Tensor, key_steps: torch.Tensor, window: int, ahead: int = 0) -> torch.Tensor:
+    """``(Nq, Nk)`` bool, True where a query may attend to a key: ``q - window < k <= q + ahead`` in
+    steps. Keys with a negative step (empty cache slots) are never attended to."""
     q, k = query_steps[:, None], key_steps[None, :]
-    return (k >= 0) & (k <= q) & (k > q - window)
+    return (k >= 0) & (k <= q + ahead) & (k > q - window)
 
 
 class KVCache:
@@ -236,8 +245,14 @@ class Transformer(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """Steps the output of a step depends on: every layer reaches ``window - 1`` further back."""
+        """Steps the output of a step depends on, up to its own: every layer reaches ``window - 1``
+        further back."""
         return self.config.n_layer * (self.config.window - 1) + 1
+
+    @property
+    def reach_ahead(self) -> int:
+        """Steps after its own the output of a step depends on (0 for a causal stack)."""
+        return self.config.n_layer * self.config.ahead
 
     def rotary_angles(self, steps: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """``(N, head_dim)`` rotary angles of the tokens' steps, in pairs (``rotary_embedding_torch``'s
@@ -248,6 +263,8 @@ class Transformer(nn.Module):
         return (steps.to(torch.float64)[:, None] * inv_freq).repeat_interleave(2, dim=-1).to(dtype)
 
     def new_cache(self, batch: int, tokens_per_step: int) -> KVCache:
+        if self.config.ahead:
+            raise ValueError("a transformer that looks ahead has no KV cache: its keys change as later steps arrive")
         p = next(self.parameters())
         return KVCache(self.config, batch, tokens_per_step, device=p.device, dtype=p.dtype)
 
@@ -259,6 +276,8 @@ class Transformer(nn.Module):
         if cache is not None and (layers != slice(None) or not final_norm):
             raise ValueError("a KV cache serves the whole stack (layers=slice(None), final_norm=True)")
         if cache is not None:
+            if self.config.ahead:
+                raise ValueError("a transformer that looks ahead has no KV cache: its keys change as later steps arrive")
             if x.shape[0] != cache.batch:
                 raise ValueError(f"the cache holds {cache.batch} sequences, the chunk {x.shape[0]}")
             if x.shape[1] % cache.tokens_per_step or int(steps[0]) != cache.next_step:
@@ -266,12 +285,33 @@ class Transformer(nn.Module):
                                  f"got {x.shape[1]} tokens from step {int(steps[0])}")
         rotary = self.rotary_angles(steps, torch.float64 if x.dtype == torch.float64 else torch.float32)
         plan = None if cache is None else cache.plan(steps)
-        mask = window_mask(steps, steps, self.config.window) if cache is None else None
+        mask = window_mask(steps, steps, self.config.window, self.config.ahead) if cache is None else None
         for layer in range(len(self.blocks))[layers]:
             x = self.blocks[layer](x, rotary, mask, layer, cache, plan)
         if cache is not None:
             cache.commit(steps, plan)
         return self.ln_out(x) if final_norm else x
+
+
+    def forward_chunked(self, x: torch.Tensor, tokens_per_step: int, chunk_steps: int) -> torch.Tensor:
+        """``forward(x, steps 0..)`` over a long sequence ``(B, n * tokens_per_step, D)``, ``chunk_steps``
+        steps at a time: each chunk runs with the stack's reach of context either side
+        (:attr:`receptive_field` - 1 back, :attr:`reach_ahead` ahead) and keeps its own steps, so the
+        output equals the whole sequence's while attention memory stays that of a chunk. For an
+        encoder run once over a whole song."""
+        S = tokens_per_step
+        if x.shape[1] % S:
+            raise ValueError(f"{x.shape[1]} tokens are not whole steps of {S}")
+        n = x.shape[1] // S
+        back, ahead = self.receptive_field - 1, self.reach_ahead
+        out = []
+        for start in range(0, n, chunk_steps):
+            stop = min(n, start + chunk_steps)
+            first, last = max(0, start - back), min(n, stop + ahead)
+            steps = step_index(last - first, S, first, device=x.device)
+            y = self(x[:, first * S:last * S], steps)
+            out.append(y[:, (start - first) * S:(stop - first) * S])
+        return torch.cat(out, dim=1)
 
 
 def _init_weights(module: nn.Module) -> None:

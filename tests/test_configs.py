@@ -68,7 +68,7 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
     # (8 frames per token at 60 fps), and 30 tokens fit the window.
     if type(model).__name__ == "SoloGPTStage":
         assert model.tokenizer is None and model.tokens_from == "sequence"
-        assert datamodule.window.music_margin >= model.config.music_context * 8
+        assert datamodule.window.music_margin >= model.config.music_margin
         assert datamodule.window.length % 8 == 0 and datamodule.window.stride % 8 == 0
         assert datamodule.window.effective_eval_stride % 8 == 0
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gpt.sampling import SamplingConfig, draw, generate, gumbel_noise, sampling_logits, top_k_filter, top_p_filter
-from gpt.solo import SoloGPT, SoloGPTConfig, music_windows
+from gpt.solo import SoloGPT, SoloGPTConfig
 from gpt.transformer import TransformerConfig
 
 
@@ -65,8 +65,7 @@ def tiny_gpt(window: int = 3, layers: int = 2, genres: tuple[str, ...] = ("BR", 
 def condition(model: SoloGPT, steps: int, batch: int = 2) -> dict[str, torch.Tensor]:
     torch.manual_seed(1)
     c = model.config
-    music = music_windows(torch.randn(batch, steps * c.frames_per_token, c.music_dim, dtype=torch.float64),
-                          c.frames_per_token, c.music_context)
+    music = model.music_tokens(torch.randn(batch, steps * c.frames_per_token, c.music_dim, dtype=torch.float64))
     return {"music": music, "genre": torch.tensor([[1], [0]]).expand(batch, steps)}
 
 
@@ -120,3 +119,49 @@ def test_bailando_window_recompute_is_available_and_differs_past_the_window():
     short = generate(model, cond, 10, greedy, use_cache=False, recompute_steps=model.window)
     for p in model.streams:  # identical while the window covers everything the step depends on
         assert torch.equal(exact.tokens[p][:, :3], short.tokens[p][:, :3])
+
+
+def encoder_gpt(ahead: int = 2) -> SoloGPT:
+    torch.manual_seed(0)
+    cfg = SoloGPTConfig(transformer=TransformerConfig(n_layer=2, n_embd=32, n_head=4, window=3, dropout=0.0),
+                        music_encoder=TransformerConfig(n_layer=2, n_embd=32, n_head=4, window=2, ahead=ahead,
+                                                        dropout=0.0),
+                        codebook_size=12, frames_per_token=2, music_dim=3, music_context=1, genres=("BR", "PO"),
+                        frozen_layers=1)
+    return SoloGPT(cfg).double().eval()
+
+
+def test_music_encoder_config_is_checked():
+    assert encoder_gpt().config.music_reach == (2, 4)
+    assert encoder_gpt().config.music_margin == (1 + 4) * 2
+    with pytest.raises(ValueError, match="n_embd"):
+        SoloGPTConfig(transformer=TransformerConfig(n_embd=32, n_head=4),
+                      music_encoder=TransformerConfig(n_embd=16, n_head=2))
+
+
+@pytest.mark.parametrize("with_encoder", [False, True])
+def test_a_window_with_the_margin_gets_the_music_tokens_of_the_whole_song(with_encoder, monkeypatch):
+    """What training sees (a window of a song plus ``music_margin`` frames each side) is what
+    generation computes over the whole song, long songs in encoder chunks included."""
+    model = encoder_gpt() if with_encoder else tiny_gpt()
+    c = model.config
+    f, m = c.frames_per_token, c.music_margin
+    song = torch.randn(1, 40 * f, c.music_dim, dtype=torch.float64)  # 40 tokens
+    monkeypatch.setattr("gpt.solo.MUSIC_ENCODER_CHUNK", 7)
+    whole = model.music_tokens(song)  # (1, 40, D)
+    assert whole.shape == (1, 40, 32)
+    for start, n in ((10, 12), (25, 15)):
+        window = song[:, start * f - m:(start + n) * f + m]
+        torch.testing.assert_close(model.music_tokens(window, num_tokens=n, margin=m), whole[:, start:start + n],
+                                   rtol=1e-10, atol=1e-10)
+    if with_encoder:  # less margin than the encoder reaches: the window's edge tokens differ
+        short = song[:, 10 * f - 2 * f:22 * f + 2 * f]
+        assert not torch.allclose(model.music_tokens(short, num_tokens=12, margin=2 * f)[:, -1], whole[:, 21])
+
+
+def test_generation_with_a_music_encoder_is_the_same_cached_or_recomputed():
+    model = encoder_gpt()
+    cond = condition(model, 12)
+    runs = [generate(model, cond, 12, SamplingConfig(), generator=torch.Generator().manual_seed(3), use_cache=c)
+            for c in (True, False)]
+    assert all(torch.equal(runs[0].tokens[p], runs[1].tokens[p]) for p in model.config.parts)

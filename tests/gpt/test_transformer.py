@@ -134,3 +134,52 @@ def test_skinny_linear_is_nn_linear():
         assert x.grad is not None and lin.weight.grad is not None
     nobias = Linear(8, 5, bias=False)
     torch.testing.assert_close(nobias(torch.ones(3, 8)), torch.ones(3, 8) @ nobias.weight.t())
+
+
+def lookahead(window: int = 3, ahead: int = 2, layers: int = 2) -> Transformer:
+    torch.manual_seed(1)
+    config = TransformerConfig(n_layer=layers, n_embd=16, n_head=2, window=window, ahead=ahead, dropout=0.0)
+    return Transformer(config).double().eval()
+
+
+def test_lookahead_mask_by_hand():
+    steps = torch.arange(5)
+    m = window_mask(steps, steps, window=2, ahead=1)  # step q sees q - 1 .. q + 1
+    expected = torch.tensor([
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],
+        [0, 1, 1, 1, 0],
+        [0, 0, 1, 1, 1],
+        [0, 0, 0, 1, 1],
+    ], dtype=torch.bool)
+    assert torch.equal(m, expected)
+    with pytest.raises(ValueError, match="ahead"):
+        TransformerConfig(ahead=-1)
+
+
+def test_lookahead_reach_is_exact_and_there_is_no_cache():
+    model = lookahead(window=3, ahead=2, layers=2)
+    assert model.receptive_field == 5 and model.reach_ahead == 4
+    x = torch.randn(1, 20, 16, dtype=torch.float64)
+    steps = torch.arange(20)
+    base = model(x, steps)
+    for j in (14, 5, 1):  # a change at step j reaches the outputs of steps j - 4 .. j + 4, no further
+        y = x.clone()
+        y[0, j] += torch.randn(16, dtype=torch.float64)  # not a constant: LayerNorm removes those
+        changed = (model(y, steps) - base).abs().amax(-1)[0] > 1e-12
+        lo, hi = j - model.reach_ahead, j + model.receptive_field - 1
+        assert set(torch.nonzero(changed)[:, 0].tolist()) == set(range(max(0, lo), min(20, hi + 1)))
+    with pytest.raises(ValueError, match="no KV cache"):
+        model.new_cache(1, 1)
+
+
+@pytest.mark.parametrize("tokens_per_step, chunk", [(1, 1), (1, 6), (2, 5), (2, 40)])
+def test_chunked_forward_equals_the_whole_sequence(tokens_per_step, chunk):
+    model = lookahead(window=3, ahead=2, layers=3)
+    n = 23
+    x = torch.randn(2, n * tokens_per_step, 16, dtype=torch.float64)
+    whole = model(x, step_index(n, tokens_per_step))
+    torch.testing.assert_close(model.forward_chunked(x, tokens_per_step, chunk), whole, rtol=1e-10, atol=1e-10)
+    causal = tiny(window=4, layers=2)  # a causal stack chunks the same way (no reach ahead)
+    torch.testing.assert_close(causal.forward_chunked(x, tokens_per_step, chunk),
+                               causal(x, step_index(n, tokens_per_step)), rtol=1e-10, atol=1e-10)
