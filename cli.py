@@ -215,6 +215,7 @@ def lightning_main(argv: list[str]) -> None:
             if trainer is not None and trainer.get("precision") is None:
                 trainer["precision"] = default_precision(trainer.get("accelerator"))
 
+    _quiet_lightning()
     # LightningCLI reads sys.argv itself; handing it `args` as well makes it warn on every run.
     sys.argv = [sys.argv[0], *argv]
     PasdeuxCLI(
@@ -223,6 +224,23 @@ def lightning_main(argv: list[str]) -> None:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": "pasdeux training stages"},
     )
+
+
+def _quiet_lightning() -> None:
+    """Drop the lines every pasdeux fit would print that say nothing about the run: Lightning's
+    advertisement for its cloud logger, its warning about modules in eval mode (the frozen tokenizer
+    inside a GPT stage is meant to be), and a deprecation inside Lightning's own pytree code."""
+    import logging
+    import warnings
+
+    class _NoTips(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("💡 Tip")
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_NoTips())  # rank_zero_info logs through these
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def _print_overview() -> None:
