@@ -55,8 +55,7 @@ def music_sequences(n: int, frames: int, seed: int = 0):
     return seqs
 
 
-@pytest.fixture(scope="session")
-def gpt_ckpt(tokenizer_ckpt, tmp_path_factory) -> str:
+def _fit_gpt(tokenizer_ckpt: str, folder, music_encoder: dict | None = None, music_margin: int = 8) -> str:
     """A solo GPT checkpoint (SoloGPTStage, aist55 music, 2 layers) after a few training steps."""
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader
@@ -66,14 +65,27 @@ def gpt_ckpt(tokenizer_ckpt, tmp_path_factory) -> str:
 
     torch.manual_seed(0)
     stage = SoloGPTStage(tokenizer_ckpt, dict(transformer=dict(n_layer=2, n_embd=32, n_head=4, window=4, dropout=0.0),
-                                              music_context=1, genres=["BR", "PO"], frozen_layers=1),
+                                              music_context=1, music_encoder=music_encoder, genres=["BR", "PO"],
+                                              frozen_layers=1),
                          feature_set="aist55", tokens_from="window",
                          optimizer={"lr": 3e-3, "betas": (0.9, 0.99), "scheduler": "none"})
-    folder = tmp_path_factory.mktemp("gptckpt")
     trainer = pl.Trainer(max_steps=5, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=folder)
-    ds = SoloDataset(music_sequences(2, 128), 64, 16, music_margin=8)
+    ds = SoloDataset(music_sequences(2, 128), 64, 16, music_margin=music_margin)
     trainer.fit(stage, DataLoader(ds, batch_size=len(ds)))
     path = folder / "gpt.ckpt"
     trainer.save_checkpoint(path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def gpt_ckpt(tokenizer_ckpt, tmp_path_factory) -> str:
+    """A solo GPT checkpoint (linear music tokens) after a few training steps."""
+    return _fit_gpt(tokenizer_ckpt, tmp_path_factory.mktemp("gptckpt"))
+
+
+@pytest.fixture(scope="session")
+def encoder_gpt_ckpt(tokenizer_ckpt, tmp_path_factory) -> str:
+    """The same with a music look-ahead encoder (1 layer, 2 tokens back and ahead: margin 24 frames)."""
+    encoder = dict(n_layer=1, n_embd=32, n_head=4, window=3, ahead=2, dropout=0.0)
+    return _fit_gpt(tokenizer_ckpt, tmp_path_factory.mktemp("encgptckpt"), encoder, music_margin=24)

@@ -55,3 +55,18 @@ def test_actor_critic_trains_the_head_and_critic_only(gpt_ckpt, tmp_path):
     music = torch.zeros(40, 55)
     [dance] = dancer.dance([music], generator=torch.Generator().manual_seed(0))
     assert dance.motion.num_frames == 40 and dance.tokens["upper"].shape == (5,)
+
+
+def test_actor_critic_keeps_the_music_encoder_frozen(encoder_gpt_ckpt, tmp_path):
+    torch.manual_seed(0)
+    stage = SoloRLStage(encoder_gpt_ckpt, {"critic_layers": 1}, {"lr": 1e-3, "betas": (0.9, 0.99), "scheduler": "none"})
+    stage.configure_model()
+    assert stage.gpt.music_encoder is not None
+    before = {k: v.clone() for k, v in stage.state_dict().items()}
+    ds = SoloDataset(music_sequences(2, 128), 64, 16, music_margin=24)
+    trainer = pl.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(stage, DataLoader(ds, batch_size=4, shuffle=True))
+    changed = {k for k, v in stage.state_dict().items() if not torch.equal(before[k], v)}
+    assert any(k.startswith("gpt.heads.") for k in changed)
+    assert not any(k.startswith("gpt.music_encoder.") for k in changed)
