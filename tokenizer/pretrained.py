@@ -52,6 +52,15 @@ def _to_tensor(x: Any) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float32)
 
 
+def _batched_tokens(indices: Mapping[str, Any], root_start: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """``{part: (N,) or (B, N)}`` indices and a ``(3,)`` or ``(B, 3)`` start as ``(B, N)`` int64 and
+    ``(B, 3)`` float32 (a batch of one for unbatched input)."""
+    idx = {k: torch.as_tensor(v).long() for k, v in indices.items()}
+    idx = {k: v.reshape(1, -1) if v.ndim == 1 else v for k, v in idx.items()}
+    start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3)
+    return idx, start
+
+
 class Tokenizer(nn.Module):
     """The part-wise motion tokenizer for inference: :meth:`encode` motions, :meth:`decode` tokens.
 
@@ -123,9 +132,7 @@ class Tokenizer(nn.Module):
         ``rotations`` axis-angle, ``root`` the pelvis; unbatched when the indices are ``(N,)``.
         Long sequences are decoded ``chunk`` tokens at a time (same frames, bounded memory)."""
         batched = next(iter(indices.values())).ndim == 2
-        idx = {k: torch.as_tensor(v).long().reshape(1, -1) if not batched else torch.as_tensor(v).long()
-               for k, v in indices.items()}
-        start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3)
+        idx, start = _batched_tokens(indices, root_start)
         out = self.model.decode(idx, start, num_frames, chunk)
         return out if batched else {k: v[0] for k, v in out.items()}
 
@@ -160,8 +167,7 @@ class Tokenizer(nn.Module):
         """One motion from ``{part: (N,)}`` tokens: ``to_motion(decode(...))``, but decoded a chunk at a
         time straight into the motion's float64 arrays, so a long dance holds one copy of itself
         and one chunk's activations, not every intermediate of the whole song."""
-        idx = {k: torch.as_tensor(v).long().reshape(1, -1) for k, v in indices.items()}
-        start = None if root_start is None else _to_tensor(root_start).float().reshape(1, 3)
+        idx, start = _batched_tokens(indices, root_start)
         N = next(iter(idx.values())).shape[1]
         T = N * self.stride if num_frames is None else min(num_frames, N * self.stride)
         J = get_skeleton(self.skeleton).num_joints

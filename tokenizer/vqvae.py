@@ -503,10 +503,11 @@ class PartVQVAE(nn.Module):
         """The frames of tokens ``[start, stop)`` of the ``(B, N)`` sequence, ``{head: (B, (stop -
         start)*s, C_head)}``, decoded from that span and :attr:`decoder_reach` tokens either side:
         equal to the same frames of the whole sequence's decode."""
-        self._check_indices(indices)
         N, s, reach = indices.shape[1], self.stride, self.decoder_reach
         first, last = max(0, start - reach), min(N, stop + reach)
-        out = self._decode_indices(indices[:, first:last])
+        span = indices[:, first:last]
+        self._check_indices(span)  # the span only: spans covering a sequence check all of it once
+        out = self._decode_indices(span)
         return {name: y[:, (start - first) * s:(stop - first) * s] for name, y in out.items()}
 
     def _check_indices(self, indices: torch.Tensor) -> None:
