@@ -95,8 +95,19 @@ class SoloGPTConfig:
             raise ValueError(f"SoloGPTConfig.genres must be distinct and not 'none', got {self.genres!r}")
 
     @property
+    def vocab(self) -> dict[str, int]:
+        """The token streams the model samples, in order, and each one's codes (its start token is
+        one more: index ``codes``)."""
+        return {p: self.codebook_size for p in self.parts}
+
+    @property
+    def num_conditions(self) -> int:
+        """Condition streams at the head of every step (the music)."""
+        return 1
+
+    @property
     def tokens_per_step(self) -> int:
-        return 1 + len(self.parts)
+        return self.num_conditions + len(self.vocab)
 
     @property
     def music_frames_per_token(self) -> int:
@@ -170,10 +181,10 @@ class SoloGPT(nn.Module):
         self.music_in = Linear(config.music_frames_per_token * config.music_dim, D)
         self.music_encoder = None if config.music_encoder is None else Transformer(config.music_encoder)
         self.genre_embedding = nn.Embedding(len(config.genres) + 1, D)
-        self.token_embedding = nn.ModuleDict({p: nn.Embedding(config.codebook_size + 1, D) for p in config.parts})
+        self.token_embedding = nn.ModuleDict({s: nn.Embedding(k + 1, D) for s, k in config.vocab.items()})
         self.drop = nn.Dropout(config.transformer.dropout)
         self.transformer = Transformer(config.transformer)
-        self.heads = nn.ModuleDict({p: Linear(D, config.codebook_size, bias=False) for p in config.parts})
+        self.heads = nn.ModuleDict({s: Linear(D, k, bias=False) for s, k in config.vocab.items()})
         for module in (self.music_in, self.genre_embedding, *self.token_embedding.values(), *self.heads.values()):
             module.apply(_init_weights)
         with torch.no_grad():
@@ -208,7 +219,7 @@ class SoloGPT(nn.Module):
     # -- StepModel ------------------------------------------------------------------------------------
     @property
     def streams(self) -> tuple[str, ...]:
-        return self.config.parts
+        return tuple(self.config.vocab)
 
     @property
     def window(self) -> int:
@@ -220,53 +231,70 @@ class SoloGPT(nn.Module):
 
     @property
     def start_token(self) -> int:
+        """The start token of the part streams (every part has ``codebook_size`` codes)."""
         return self.config.codebook_size
 
+    @property
+    def start_ids(self) -> dict[str, int]:
+        """Each stream's start token (its number of codes)."""
+        return dict(self.config.vocab)
+
     def start_tokens(self, batch: int) -> dict[str, torch.Tensor]:
-        device = self.heads[self.config.parts[0]].weight.device
-        return {p: torch.full((batch,), self.start_token, dtype=torch.long, device=device) for p in self.config.parts}
+        device = self.music_mean.device
+        return {s: torch.full((batch,), k, dtype=torch.long, device=device) for s, k in self.start_ids.items()}
 
     def new_cache(self, batch: int) -> KVCache:
         return self.transformer.new_cache(batch, self.config.tokens_per_step)
 
     def forward_steps(self, condition: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor],
                       start: int, cache: KVCache | None) -> dict[str, torch.Tensor]:
-        hidden = self.hidden(condition["music"], condition.get("genre"), previous, start, cache)
-        return self.logits(hidden)
+        return self.logits(self.hidden(condition, previous, start, cache))
 
     # -- the network ----------------------------------------------------------------------------------
-    def embed(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor]
-              ) -> torch.Tensor:
-        """Step-major token embeddings ``(B, n * (1 + P), D)``; ``music`` is :meth:`music_tokens`'s."""
-        m = music.to(self.music_in.weight.dtype)  # (B, n, D)
-        if genre is not None:
-            m = m + self.genre_embedding(genre)
-        streams = [m] + [self.token_embedding[p](previous[p]) for p in self.config.parts]
-        x = torch.stack(streams, dim=2)  # (B, n, 1 + P, D)
+    def condition_tokens(self, condition: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The condition streams of every step, ``(B, n, D)`` each, in order: the music token
+        (:meth:`music_tokens`'s) plus the genre's embedding."""
+        m = condition["music"].to(self.music_in.weight.dtype)  # (B, n, D)
+        genre = condition.get("genre")
+        return [m if genre is None else m + self.genre_embedding(genre)]
+
+    def embed_steps(self, condition: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Step-major token embeddings ``(B, n * tokens_per_step, D)``: the condition streams, then each
+        sampled stream's token of the step before."""
+        streams = self.condition_tokens(condition) + [self.token_embedding[s](previous[s]) for s in self.streams]
+        x = torch.stack(streams, dim=2)  # (B, n, S, D)
         return self.drop(rearrange(x, "b n s d -> b (n s) d"))
 
-    def hidden(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor],
+    def embed(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor]
+              ) -> torch.Tensor:
+        """:meth:`embed_steps` of the music (+ genre) condition: ``(B, n * (1 + P), D)``."""
+        return self.embed_steps({"music": music, "genre": genre}, previous)
+
+    def hidden(self, condition: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor],
                start: int = 0, cache: KVCache | None = None) -> torch.Tensor:
-        """The transformer's output per step and stream, ``(B, n, 1 + P, D)``."""
-        B, n = music.shape[:2]
-        x = self.embed(music, genre, previous)
+        """The transformer's output per step and stream, ``(B, n, tokens_per_step, D)``."""
+        x = self.embed_steps(condition, previous)
+        n = x.shape[1] // self.config.tokens_per_step
         steps = step_index(n, self.config.tokens_per_step, start, device=x.device)
         h = self.transformer(x, steps, cache)
         return rearrange(h, "b (n s) d -> b n s d", s=self.config.tokens_per_step)
 
     def logits(self, hidden: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{part: (B, n, K)}`` read at each part's own stream."""
-        return {p: self.heads[p](hidden[:, :, 1 + i]) for i, p in enumerate(self.config.parts)}
+        """``{stream: (B, n, K)}`` read at each sampled stream's own position."""
+        c = self.config.num_conditions
+        return {s: self.heads[s](hidden[:, :, c + i]) for i, s in enumerate(self.streams)}
 
     def forward(self, music: torch.Tensor, previous: Mapping[str, torch.Tensor], genre: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits over whole windows (training): ``{part: (B, n, K)}``."""
-        return self.logits(self.hidden(music, genre, previous))
+        return self.logits(self.hidden({"music": music, "genre": genre}, previous))
 
 
-def shift_right(tokens: Mapping[str, torch.Tensor], start_token: int) -> dict[str, torch.Tensor]:
-    """The tokens each step is fed: the start token, then every token but the last. ``(B, n)`` each."""
-    return {p: F.pad(t[:, :-1], (1, 0), value=start_token) for p, t in tokens.items()}
+def shift_right(tokens: Mapping[str, torch.Tensor], start_token: int | Mapping[str, int]) -> dict[str, torch.Tensor]:
+    """The tokens each step is fed: the start token (one for all streams, or per stream), then every
+    token but the last. ``(B, n)`` each."""
+    start = start_token if isinstance(start_token, Mapping) else dict.fromkeys(tokens, start_token)
+    return {p: F.pad(t[:, :-1], (1, 0), value=start[p]) for p, t in tokens.items()}
 
 
 def token_loss(logits: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

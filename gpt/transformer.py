@@ -25,10 +25,10 @@ sequence, a long one in chunks with its reach as context (:meth:`Transformer.for
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
-from rotary_embedding_torch import apply_rotary_emb
 from torch import nn
 from torch.nn import functional as F
 
@@ -127,20 +127,32 @@ class KVCache:
         stream = torch.arange(steps.numel(), device=steps.device) % self.tokens_per_step
         return (steps % self.window) * self.tokens_per_step + stream
 
-    def plan(self, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, slice]:
+    def plan(self, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, slice, bool]:
         """For a chunk's tokens (``steps`` per token, whole steps from :attr:`next_step`): the mask of its
-        queries over ``[cached rows, chunk]``, the ring rows its last ``window`` steps go to, and which of
-        its tokens those are. Computed once per chunk, used by every layer."""
+        queries over the keys, the ring rows its last ``window`` steps go to, which of its tokens those
+        are, and whether the chunk is one step. One step (a decoding step) is written into the ring
+        first and attends over the ring alone: the slot it overwrites held the step ``window`` back,
+        which it may not see anyway, and no concatenated copy of the cache is made. A longer chunk
+        attends over ``[cached rows, chunk]``. Computed once per chunk, used by every layer."""
+        rows = self.rows_for(steps)
+        if steps.numel() == self.tokens_per_step:
+            after = self.slot_step.clone()
+            after[rows] = steps
+            return window_mask(steps, after, self.window), rows, slice(None), True
         mask = window_mask(steps, torch.cat([self.slot_step, steps]), self.window)
         keep = slice(max(0, steps.numel() - self.window * self.tokens_per_step), None)
-        return mask, self.rows_for(steps)[keep], keep
+        return mask, rows[keep], keep, False
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-               plan: tuple[torch.Tensor, torch.Tensor, slice], dropout: float) -> torch.Tensor:
-        """Attention of a chunk's queries over the cached steps and the chunk itself, then the chunk's
+               plan: tuple[torch.Tensor, torch.Tensor, slice, bool], dropout: float) -> torch.Tensor:
+        """Attention of a chunk's queries over the cached steps and the chunk itself, and the chunk's
         keys and values written into ``layer``'s ring (its last ``window`` steps: earlier ones would be
         overwritten within the chunk). ``q, k, v``: ``(B, H, N, hd)``, already rotated."""
-        mask, rows, keep = plan
+        mask, rows, keep, one_step = plan
+        if one_step:
+            self.k[layer, :, :, rows] = k
+            self.v[layer, :, :, rows] = v
+            return F.scaled_dot_product_attention(q, self.k[layer], self.v[layer], attn_mask=mask, dropout_p=dropout)
         keys = torch.cat([self.k[layer], k], dim=2)  # (B, H, W*S + N, hd)
         values = torch.cat([self.v[layer], v], dim=2)
         out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=dropout)
@@ -148,9 +160,9 @@ class KVCache:
         self.v[layer, :, :, rows] = v[:, :, keep]
         return out
 
-    def commit(self, steps: torch.Tensor, plan: tuple[torch.Tensor, torch.Tensor, slice]) -> None:
+    def commit(self, steps: torch.Tensor, plan: tuple[torch.Tensor, torch.Tensor, slice, bool]) -> None:
         """Record the chunk's steps as cached (after every layer has written its keys)."""
-        _, rows, keep = plan
+        _, rows, keep, _ = plan
         self.slot_step[rows] = steps[keep]
         self.next_step = int(steps[-1]) + 1
 
@@ -160,27 +172,75 @@ class KVCache:
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters, same state-dict keys) that computes a few rows as ``W @ x^T``.
+    """``nn.Linear`` (same parameters, same state-dict keys) that is fast for the few rows of a decoding
+    step on a CPU.
 
-    A decoding step pushes 3 tokens through every layer. For so few rows the CPU GEMM behind ``x @ W^T``
-    runs at about half the memory bandwidth (measured: 40 layers 768 -> 3072 at 3 rows, 88 ms against
-    34 ms for one matrix-vector product each), while ``W @ x^T`` streams the weight once in its stored
-    layout (40 ms); bf16 kernels are the other way round. Same arithmetic, so training, large chunks
-    and bf16 keep the usual form.
+    A decoding step pushes one token per stream through every layer: 3 rows at batch 1. For so few rows
+    the CPU GEMM behind ``x @ W^T`` reads the weight at well under the memory bandwidth. Without
+    autograd (generation, RL rollouts) the weight is repacked once into oneDNN's blocked layout and
+    multiplied there (:func:`_packed_weight`; the copy is redone when the weight changes and costs one
+    more copy of the weights while it lives); with autograd ``W @ x^T``, which streams the weight in its
+    stored layout. Training batches, large chunks and bf16 keep the usual form.
+    ``bench/bench_generation.py`` measures each path.
     """
 
     SKINNY_ROWS = 16
+    """Up to this many rows with autograd: ``W @ x^T``."""
+    PACKED_ROWS = 64
+    """Up to this many rows without autograd: the packed weight (a decoding step at batch 16 is 48)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1]
-        if rows > self.SKINNY_ROWS or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        if rows > self.PACKED_ROWS or x.device.type != "cpu" or x.dtype != torch.float32 \
+                or self.weight.dtype != torch.float32:
             return super().forward(x)
         flat = x.reshape(rows, x.shape[-1])
+        grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
+        if not grad:
+            packed = _packed_weight(self.weight)
+            if packed is not None:
+                out = torch.ops.mkldnn._linear_pointwise(flat.contiguous(), packed, self.bias, "none", [], "")
+                return out.reshape(*x.shape[:-1], self.out_features)
+        if rows > self.SKINNY_ROWS:
+            return super().forward(x)
         if self.bias is None:
             out = self.weight @ flat.t()
         else:
             out = torch.addmm(self.bias[:, None], self.weight, flat.t())
         return out.t().reshape(*x.shape[:-1], self.out_features)
+
+
+_PACKED: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
+"""``id(weight) -> (weak reference to it, its version when packed, packed copy)``; an entry goes when its
+weight does (keyed by id: tensors compare elementwise, so they cannot be dictionary keys by value)."""
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def _packed_weight(weight: torch.Tensor) -> torch.Tensor | None:
+    """The weight in oneDNN's blocked layout for inference, kept while the weight lives and unchanged
+    (its in-place version counter is checked, so an optimiser step repacks it); None where oneDNN is
+    missing (the caller falls back to a plain product)."""
+    if not _ONEDNN:
+        return None
+    key = id(weight)
+    hit = _PACKED.get(key)
+    if hit is not None and hit[0]() is weight and hit[1] == weight._version:
+        return hit[2]
+    packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+    if hit is None or hit[0]() is not weight:
+        weakref.finalize(weight, _PACKED.pop, key, None)
+    _PACKED[key] = (weakref.ref(weight), weight._version, packed)
+    return packed
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions on ``x`` ``(..., N, hd)`` with ``cos, sin`` ``(N, hd)`` of the tokens' angles, in
+    ``rotary_embedding_torch``'s interleaved-pair layout (pairs ``(2i, 2i+1)`` turn together; a test
+    checks it against that library's ``apply_rotary_emb``). The cosines and sines are computed once per
+    forward, not once per layer and per q and k."""
+    pairs = x.unflatten(-1, (-1, 2))
+    turned = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+    return x * cos + turned * sin
 
 
 class Attention(nn.Module):
@@ -192,12 +252,12 @@ class Attention(nn.Module):
         self.qkv = Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.proj = Linear(config.n_embd, config.n_embd, bias=config.bias)
 
-    def forward(self, x: torch.Tensor, rotary: torch.Tensor, mask: torch.Tensor, layer: int,
+    def forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor, layer: int,
                 cache: KVCache | None, plan) -> torch.Tensor:
         B, N, D = x.shape  # (B, N, D)
         H = self.config.n_head
         q, k, v = self.qkv(x).view(B, N, 3, H, D // H).permute(2, 0, 3, 1, 4)  # each (B, H, N, hd)
-        q, k = apply_rotary_emb(rotary, q), apply_rotary_emb(rotary, k)
+        q, k = rotate(q, *rotary).to(x.dtype), rotate(k, *rotary).to(x.dtype)
         dropout = self.config.dropout if self.training else 0.0
         if cache is None:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
@@ -219,8 +279,8 @@ class Block(nn.Module):
                                  Linear(hidden, config.n_embd, bias=config.bias))
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, rotary: torch.Tensor, mask: torch.Tensor | None, layer: int,
-                cache: KVCache | None, plan=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None,
+                layer: int, cache: KVCache | None, plan=None) -> torch.Tensor:
         x = x + self.drop(self.attn(self.ln_attn(x), rotary, mask, layer, cache, plan))
         return x + self.drop(self.mlp(self.ln_mlp(x)))
 
@@ -283,7 +343,8 @@ class Transformer(nn.Module):
             if x.shape[1] % cache.tokens_per_step or int(steps[0]) != cache.next_step:
                 raise ValueError(f"a cached chunk must be whole steps from step {cache.next_step}, "
                                  f"got {x.shape[1]} tokens from step {int(steps[0])}")
-        rotary = self.rotary_angles(steps, torch.float64 if x.dtype == torch.float64 else torch.float32)
+        angles = self.rotary_angles(steps, torch.float64 if x.dtype == torch.float64 else torch.float32)
+        rotary = (angles.cos(), angles.sin())  # (N, hd) each, shared by every layer
         plan = None if cache is None else cache.plan(steps)
         mask = window_mask(steps, steps, self.config.window, self.config.ahead) if cache is None else None
         for layer in range(len(self.blocks))[layers]:

@@ -136,6 +136,40 @@ def test_skinny_linear_is_nn_linear():
     torch.testing.assert_close(nobias(torch.ones(3, 8)), torch.ones(3, 8) @ nobias.weight.t())
 
 
+def test_skinny_linear_without_autograd_uses_a_packed_weight_that_follows_updates():
+    from gpt import transformer
+    from gpt.transformer import Linear
+
+    torch.manual_seed(0)
+    lin = Linear(8, 5)
+    ref = torch.nn.Linear(8, 5)
+    ref.load_state_dict(lin.state_dict())
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(lin(x), ref(x))
+        if transformer._ONEDNN:
+            assert id(lin.weight) in transformer._PACKED  # the no-grad path packed it
+        lin.weight.add_(1.0)  # an in-place update (an optimiser step) must not serve the stale copy
+        ref.weight.add_(1.0)
+        torch.testing.assert_close(lin(x), ref(x))
+        torch.testing.assert_close(lin(x[None]), ref(x[None]))  # leading dims kept
+    if transformer._ONEDNN:
+        key = id(lin.weight)
+        del lin
+        assert key not in transformer._PACKED  # the copy goes with its weight
+
+
+def test_rotate_matches_rotary_embedding_torch():
+    from rotary_embedding_torch import apply_rotary_emb
+
+    from gpt.transformer import rotate
+
+    model = tiny()
+    angles = model.rotary_angles(torch.arange(7).repeat_interleave(2), torch.float64)  # (14, hd)
+    x = torch.randn(2, 2, 14, angles.shape[-1], dtype=torch.float64)  # (B, H, N, hd)
+    torch.testing.assert_close(rotate(x, angles.cos(), angles.sin()), apply_rotary_emb(angles, x))
+
+
 def lookahead(window: int = 3, ahead: int = 2, layers: int = 2) -> Transformer:
     torch.manual_seed(1)
     config = TransformerConfig(n_layer=layers, n_embd=16, n_head=2, window=window, ahead=ahead, dropout=0.0)
