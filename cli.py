@@ -11,6 +11,7 @@ Tool commands need no Trainer and are dispatched before Lightning is imported (s
     python cli.py convert IN --to bvh|npz|aistpp --out FILE
     python cli.py render MOTION [MOTION] [--music SONG] --out FILE.mp4
     python cli.py dance --ckpt CKPT --music SONG... --out DIR [--genre G] [--seed-motion FILE] [--samples N] ...
+    python cli.py follow --ckpt CKPT --leader MOTION --music SONG --out DIR [--samples N] ...
     python cli.py demo --out DIR
     python cli.py synth --out DIR [--preset quick|full] [--seed N]
     python cli.py evaluate --task solo|duet|camera --pred DIR --gt DIR [--protocol NAME] [--out FILE.json]
@@ -71,6 +72,12 @@ def _dance(args: argparse.Namespace) -> int:
     from gpt.dance import run_dance
 
     return run_dance(args)
+
+
+def _follow(args: argparse.Namespace) -> int:
+    from duet.follow import run_follow
+
+    return run_follow(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -141,6 +148,15 @@ def _tool_parser() -> argparse.ArgumentParser:
     dance_arguments(p)
     p.set_defaults(func=_dance)
 
+    from duet.follow import add_arguments as follow_arguments
+
+    p = sub.add_parser("follow", help="a duet follower for a leader's motion and its song, from a trained interaction GPT",
+                       description="Generate the follower for every frame of the leader (npz, DD100 npy, AIST++ pkl or "
+                                   "BVH, any fps; a `dance` output works) and write DIR/<name>_{follower,leader}."
+                                   "{npz,bvh}, <name>_pair.npz and a two-dancer <name>.mp4 with the song.")
+    follow_arguments(p)
+    p.set_defaults(func=_follow)
+
     p = sub.add_parser("demo", help="the main job on embedded synthetic data (what `make demo` runs)")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.set_defaults(func=_demo)
@@ -181,7 +197,7 @@ def _tool_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TOOL_COMMANDS = ("features", "convert", "render", "dance", "demo", "evaluate", "synth")
+TOOL_COMMANDS = ("features", "convert", "render", "dance", "follow", "demo", "evaluate", "synth")
 
 
 def run_tool(argv: list[str]) -> int:

@@ -91,6 +91,52 @@ class Motion:
                        root=cut(self.root))
 
 
+def resample(motion: Motion, fps: float) -> Motion:
+    """``motion`` at another frame rate over the same time span: frame ``k`` is time ``k / fps``;
+    positions and the root translation are interpolated linearly, rotations along the geodesic
+    between the two neighbouring frames (slerp, ``roma``). The same motion when ``fps`` is its own."""
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps!r}")
+    if abs(fps - motion.fps) < 1e-9:
+        return motion
+    T = motion.num_frames
+    n = int(np.floor((T - 1) * fps / motion.fps + 1e-9)) + 1
+    src = np.arange(n) * (motion.fps / fps)  # (n,) fractional source frames
+    i0 = np.minimum(np.floor(src).astype(int), T - 1)
+    i1 = np.minimum(i0 + 1, T - 1)
+    w = src - i0  # (n,)
+    lerp = lambda a: None if a is None else a[i0] + (a[i1] - a[i0]) * w.reshape(-1, *([1] * (a.ndim - 1)))  # noqa: E731
+    rotations = None
+    if motion.rotations is not None:
+        import roma
+        import torch
+
+        r0, r1 = torch.as_tensor(motion.rotations[i0]), torch.as_tensor(motion.rotations[i1])  # (n, J, 3)
+        step = roma.rotvec_composition([roma.rotvec_inverse(r0), r1])  # r0^-1 r1
+        turned = torch.as_tensor(w).reshape(-1, 1, 1) * step
+        rotations = roma.rotvec_composition([r0, turned]).numpy()
+    return replace(motion, fps=float(fps), joints=lerp(motion.joints), rotations=rotations, root=lerp(motion.root))
+
+
+def to_skeleton(motion: Motion, skeleton: str) -> Motion:
+    """``motion`` on another skeleton. ``smpl24 -> smplx55``: SMPL's 22 body joints keep their
+    rotations, SMPL-X's jaw, eyes and fingers rest, the pelvis stays where it was, joints by forward
+    kinematics on SMPL-X's rest skeleton (a solo dance as a duet leader). Needs rotations."""
+    if motion.skeleton == skeleton:
+        return motion
+    if (motion.skeleton, skeleton) != ("smpl24", "smplx55"):
+        raise InputError(motion.name or None, f"cannot convert a {motion.skeleton} motion to {skeleton}",
+                         "give an smpl24 or smplx55 motion")
+    if motion.rotations is None:
+        raise InputError(motion.name or None, "a positions-only smpl24 motion cannot be put on smplx55",
+                         "give a motion with joint rotations (npz from `cli.py dance`, AIST++ pkl, BVH)")
+    target = get_skeleton(skeleton)
+    rotations = np.zeros((motion.num_frames, target.num_joints, 3))
+    rotations[:, :22] = motion.rotations[:, :22]  # SMPL and SMPL-X share the 22 body joints, in order
+    root = motion.joints[:, 0] - target.root_rest  # the pelvis where it was
+    return Motion.from_smpl(skeleton, rotations, root, motion.fps, music=motion.music, name=motion.name)
+
+
 # --------------------------------------------------------------------------------------------------
 # pasdeux npz
 # --------------------------------------------------------------------------------------------------

@@ -27,22 +27,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--genre", default=None, help="genre label the model knows (default: none)")
     p.add_argument("--seed-motion", type=Path, default=None, metavar="FILE",
                    help="every dance starts with this motion (npz, AIST++ pkl, bvh) and continues it")
+    add_sampling_arguments(p, "dances per song")
+    p.add_argument("--formats", nargs="+", default=list(OUTPUT_FORMATS), choices=OUTPUT_FORMATS,
+                   help="what to write per dance (default: all)")
+
+
+def add_sampling_arguments(p: argparse.ArgumentParser, samples_help: str) -> None:
+    """The sampling, device and cache options ``dance`` and ``follow`` share."""
     p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy (default 1.0)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus: the most likely tokens up to p (default 0.95)")
-    p.add_argument("--samples", type=int, default=1, help="dances per song (default 1)")
+    p.add_argument("--samples", type=int, default=1, help=f"{samples_help} (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampling (default 0)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--precision", default="32", choices=("32", "bf16"), help="GPT weights (default 32)")
-    p.add_argument("--formats", nargs="+", default=list(OUTPUT_FORMATS), choices=OUTPUT_FORMATS,
-                   help="what to write per dance (default: all)")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="music feature cache (default $PASDEUX_CACHE or ~/.cache/pasdeux/features)")
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def check_sampling_args(args: argparse.Namespace) -> None:
+    """One clear error for nonsense sampling, device or output options (``dance`` and ``follow``)."""
     if args.samples < 1:
-        raise InputError(None, f"--samples {args.samples}", "ask for at least one dance per song")
+        raise InputError(None, f"--samples {args.samples}", "ask for at least one sample")
     if args.temperature < 0 or args.top_k < 0 or not 0 < args.top_p <= 1:
         raise InputError(None, f"--temperature {args.temperature} --top-k {args.top_k} --top-p {args.top_p}",
                          "use temperature >= 0, top-k >= 0 and 0 < top-p <= 1")
@@ -50,14 +56,18 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError(None, "--device cuda but torch sees no CUDA device", "use --device cpu")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(args.out, "exists and is not a folder", "pass a folder for --out")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    check_sampling_args(args)
     stems = {}
     for song in args.music:
         if song.stem in stems:
             raise InputError(song, f"has the same name stem as {stems[song.stem]}: their dances would collide",
                              "rename one or run them separately")
         stems[song.stem] = song
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(args.out, "exists and is not a folder", "pass a folder for --out")
 
 
 def run_dance(args: argparse.Namespace) -> int:

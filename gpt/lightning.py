@@ -15,6 +15,7 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 from lightning.pytorch.utilities import rank_zero_info
 
 from data.datasets.aistpp import try_parse_sequence_name
@@ -40,7 +41,8 @@ def genre_of(name: str) -> str | None:
 
 
 class SoloGPTStage(Stage):
-    """Trains the solo GPT over a frozen tokenizer.
+    """Trains the solo GPT over a frozen tokenizer (the interaction GPT's stage,
+    :class:`duet.lightning.DuetGPTStage`, is this one with a leader and a translation stream).
 
     Args:
         tokenizer: path of the solo tokenizer checkpoint (``TokenizerStage``).
@@ -59,11 +61,18 @@ class SoloGPTStage(Stage):
                  tokens_from: Literal["sequence", "window"] = "sequence",
                  optimizer: OptimizerConfig | dict | None = None) -> None:
         super().__init__(optimizer)
+        self._init_gpt(tokenizer, gpt, feature_set, tokens_from)
+        self._save()
+
+    config_class = SoloGPTConfig
+    model_class = SoloGPT
+
+    def _init_gpt(self, tokenizer: str, gpt, feature_set: str | None, tokens_from: str) -> None:
         if tokens_from not in ("sequence", "window"):
             raise ValueError(f"tokens_from must be 'sequence' or 'window', got {tokens_from!r}")
         self.tokens_from = tokens_from
         self._sequence_tokens: dict[str, dict[str, torch.Tensor]] = {}
-        self.config = coerce_config(SoloGPTConfig, gpt)
+        self.config = coerce_config(self.config_class, gpt)
         self.feature_set = feature_set
         if feature_set is not None:
             self.config = replace(self.config, music_dim=get_feature_set(feature_set).dim)
@@ -73,7 +82,6 @@ class SoloGPTStage(Stage):
         # parses and instantiates without it), the GPT once the data's feature set is known.
         self.tokenizer: Tokenizer | None = None
         self.gpt: SoloGPT | None = None
-        self._save()
 
     def _save(self) -> None:
         self.save_hyperparameters({"tokenizer": self.tokenizer_path, "tokens_from": self.tokens_from,
@@ -110,17 +118,21 @@ class SoloGPTStage(Stage):
                                  f"{dm.window.music_margin}): set data.init_args.music_margin: {need}")
             self.feature_set = data_set
             self.config = replace(self.config, music_dim=get_feature_set(data_set).dim)
-        self.gpt = SoloGPT(self.config)
+        self.gpt = self.model_class(self.config)
         if dm is not None and hasattr(dm, "sequences"):
             train = dm.sequences(dm.splits["train"])
             self.gpt.set_music_stats(*music_stats(train))
-            self.root_start = np.mean([s.dancer.joints[0, 0] for s in train], axis=0).round(4).tolist()
+            self.root_start = self._start_position(train)
         self._save()  # the facts learnt above go into the checkpoint
         if self.tokens_from == "sequence":
             if dm is None or not hasattr(dm, "sequences"):
                 raise ValueError("tokens_from 'sequence' needs a pasdeux data module (SoloDataModule); "
                                  "with a plain DataLoader use tokens_from: window")
             self._tokenize_sequences(dm)
+
+    def _start_position(self, train) -> list[float] | None:
+        """Where generated dances start: the training dances' mean first pelvis position."""
+        return np.mean([s.dancer.joints[0, 0] for s in train], axis=0).round(4).tolist()
 
     @torch.no_grad()
     def _tokenize_sequences(self, dm) -> None:
@@ -134,15 +146,19 @@ class SoloGPTStage(Stage):
 
     def window_tokens(self, names, starts, num_tokens: int, device: torch.device) -> dict[str, torch.Tensor]:
         """``{part: (B, N)}`` the tokens of each window, cut from its sequence's whole tokens."""
+        return cut_tokens([self._sequence_tokens[n] for n in names], self.token_starts(names, starts), num_tokens,
+                          device=device)
+
+    def token_starts(self, names, starts) -> list[int]:
+        """Each window's first token (its start frame over the stride; an error off the token grid)."""
         f = self.config.frames_per_token
-        rows = []
+        out = []
         for name, start in zip(names, starts.tolist() if torch.is_tensor(starts) else starts):
             if start % f:
                 raise ValueError(f"window start {start} of {name!r} is not a multiple of the token stride {f}: "
                                  "set the data module's stride and eval_stride to multiples of it")
-            tokens = self._sequence_tokens[name]
-            rows.append({p: t[start // f:start // f + num_tokens] for p, t in tokens.items()})
-        return {p: torch.stack([r[p] for r in rows]).to(device) for p in self.config.parts}
+            out.append(start // f)
+        return out
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -181,6 +197,22 @@ class SoloGPTStage(Stage):
         self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=B, sync_dist=sync)
         self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=B, sync_dist=sync)
         return out["loss"]
+
+
+def cut_tokens(tables, starts, num_tokens: int, margin: int = 0, pad: int = 0,
+               device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """``{stream: (B, N + 2 margin)}``: from each sequence's whole token table ``{stream: (N_i,)}``, the
+    ``num_tokens`` tokens from ``starts[b]`` with ``margin`` tokens of context either side, ``pad``
+    where the sequence has none."""
+    rows = []
+    for table, start in zip(tables, starts):
+        row = {}
+        for s, t in table.items():
+            lo, hi = start - margin, start + num_tokens + margin
+            piece = t[max(0, lo):min(len(t), hi)]
+            row[s] = F.pad(piece, (max(0, -lo), max(0, hi - len(t))), value=pad)
+        rows.append(row)
+    return {s: torch.stack([r[s] for r in rows]).to(device) for s in rows[0]}
 
 
 def music_stats(sequences) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,12 +31,11 @@ import yaml
 
 from data.datasets.aistpp import AISTPPReader
 from data.datasets.dd100 import DD100Reader
-from data.geometry import heading_angle, to_heading_frame
 from data.motion import Motion
 from data.render import render_video
 from data.synth.corpus import synth_corpus
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer
-from tokenizer.translation import follower_root
+from tokenizer.translation import follower_offset, follower_root
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = {"solo_tokenizer": "configs/quick/solo_tokenizer.yaml",
@@ -144,9 +143,7 @@ def run_tokenizer_demo(out: str | Path = "demo_out", fit: bool = True) -> dict:
 
     lj = torch.as_tensor(leader.joints, dtype=torch.float32)  # (T, 55, 3)
     fj = torch.as_tensor(follower.joints, dtype=torch.float32)
-    rel = fj[:, 0] - lj[:, 0]  # world offset, then into the trained frame
-    heading = heading_angle(lj - lj[:, :1])
-    offset = to_heading_frame(rel, heading) if trans.frame == "leader" else rel
+    offset, heading = follower_offset(lj, fj[:, 0], trans.frame)  # in the trained frame
     dec_offset = trans.decode(trans.encode(offset), num_frames=fj.shape[0])
     pelvis = follower_root(lj[:, 0], dec_offset, trans.frame, heading)  # (T, 3)
     pose = duet.decode(duet.encode(fj), num_frames=fj.shape[0])

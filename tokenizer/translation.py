@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from data.geometry import rotate_about_y
+from data.geometry import heading_angle, rotate_about_y, to_heading_frame
 from tokenizer.motion import pad_to_multiple
 from tokenizer.vqvae import PartVQVAE, PartVQVAEConfig
 from training.config import coerce_config
@@ -119,6 +119,19 @@ class RelativeTranslationVQVAE(nn.Module):
         return recon["pos"] / self.config.scale, indices, losses
 
 
+def follower_offset(leader_joints: torch.Tensor, follower_root: torch.Tensor, frame: TranslationFrame
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the translation VQ-VAE encodes for a whole duet: the follower's pelvis minus the leader's,
+    ``(..., T, 3)``, in ``frame``, and the leader's heading ``(..., T)`` (what :func:`follower_root` needs
+    to undo it). ``leader_joints`` ``(..., T, J, 3)`` absolute; ``follower_root`` ``(..., T, 3)``. The
+    same vectors as the DuetDataModule's ``follower_root_rel_local`` / ``follower_root_rel``."""
+    if frame not in FRAMES:
+        raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
+    heading = heading_angle(leader_joints - leader_joints[..., :1, :])  # (..., T)
+    rel = follower_root - leader_joints[..., 0, :]
+    return (to_heading_frame(rel, heading) if frame == "leader" else rel), heading
+
+
 def follower_root(leader_root: torch.Tensor, offset: torch.Tensor, frame: TranslationFrame,
                   leader_heading: torch.Tensor | None = None) -> torch.Tensor:
     """The follower's pelvis ``(..., T, 3)`` from the leader's pelvis and a decoded offset.
@@ -138,4 +151,4 @@ def follower_root(leader_root: torch.Tensor, offset: torch.Tensor, frame: Transl
     return leader_root + rotate_about_y(offset, leader_heading)
 
 
-__all__ = ["TranslationConfig", "RelativeTranslationVQVAE", "follower_root", "FRAMES", "BATCH_KEYS"]
+__all__ = ["TranslationConfig", "RelativeTranslationVQVAE", "follower_root", "follower_offset", "FRAMES", "BATCH_KEYS"]

@@ -5,7 +5,7 @@ import pytest
 
 from data.errors import InputError
 from data.formats import load_motion, save_motion
-from data.motion import Motion, load_npz_motion, save_npz
+from data.motion import Motion, load_npz_motion, resample, save_npz, to_skeleton
 
 
 def random_motion(skeleton="smpl24", T=12, fps=60.0, seed=0) -> Motion:
@@ -68,3 +68,42 @@ def test_unknown_extension(tmp_path):
     p.write_bytes(b"\0")
     with pytest.raises(InputError, match="unknown motion format"):
         load_motion(p)
+
+
+def _turning_motion(skeleton: str = "smpl24", T: int = 31, fps: float = 60.0):
+    from data.skeleton import get_skeleton
+
+    J = get_skeleton(skeleton).num_joints
+    t = np.arange(T) / fps
+    rotations = np.zeros((T, J, 3))
+    rotations[:, 0, 1] = 2.0 * t  # the body turns about y at 2 rad/s
+    rotations[:, 18, 2] = 0.5 * np.sin(3 * t)  # an elbow bends
+    root = np.stack([0.5 * t, np.zeros(T), np.zeros(T)], axis=1)
+    return Motion.from_smpl(skeleton, rotations, root, fps, name="turn")
+
+
+def test_resample_halves_the_rate_and_interpolates_on_the_geodesic():
+    m = _turning_motion(T=31, fps=60.0)
+    half = resample(m, 30.0)
+    assert half.fps == 30.0 and half.num_frames == 16  # frames at 0, 1/30, ..., 0.5 s
+    np.testing.assert_allclose(half.joints, m.joints[::2], atol=1e-12)  # on the source frames: exact
+    np.testing.assert_allclose(half.rotations, m.rotations[::2], atol=1e-12)
+    up = resample(m, 120.0)  # midpoints: the turn halfway (slerp of a rotation about one axis)
+    assert up.num_frames == 61
+    np.testing.assert_allclose(up.rotations[1, 0], [0.0, 2.0 * 0.5 / 60.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(up.root[1], [0.25 / 60.0, 0.0, 0.0], atol=1e-12)
+    assert resample(m, 60.0) is m
+
+
+def test_to_skeleton_puts_an_smpl_dance_on_smplx_with_the_body_unchanged():
+
+    m = _turning_motion("smpl24")
+    x = to_skeleton(m, "smplx55")
+    assert x.skeleton == "smplx55" and x.joints.shape == (m.num_frames, 55, 3)
+    np.testing.assert_allclose(x.joints[:, :22], m.joints[:, :22], atol=1e-9)  # same body, same place
+    assert np.abs(x.rotations[:, 22:]).max() == 0.0  # jaw, eyes and fingers at rest
+    assert to_skeleton(x, "smplx55") is x
+    with pytest.raises(InputError, match="positions-only"):
+        to_skeleton(Motion("smpl24", 60.0, m.joints), "smplx55")
+    with pytest.raises(InputError, match="cannot convert"):
+        to_skeleton(x, "smpl24")

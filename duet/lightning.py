@@ -1,0 +1,128 @@
+"""Training stage of the interaction GPT.
+
+:class:`DuetGPTStage` is :class:`gpt.lightning.SoloGPTStage` with a leader and a translation stream:
+the frozen duet tokenizer and the frozen relative-translation tokenizer are read from their
+checkpoints (parts, codebook sizes, stride and fps come from there, never from the GPT's YAML); every
+duet of the data module is tokenized once, whole (leader parts, follower parts, the follower's offset
+from the leader in the translation tokenizer's frame); a training window's follower tokens are cut
+from those tables, its leader tokens with the leader encoder's reach of real context either side (the
+"no leader" token beyond the song's edges, as generation sees it), its music from the window's frames
+plus the data module's margin. The loss is the sum of the five streams' cross-entropies (Duolando's).
+The checkpoint carries both tokenizers, so ``cli.py follow`` needs the GPT's file alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any, Mapping
+
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+
+from duet.model import TRANSLATION, DuetGPT, DuetGPTConfig
+from duet.pretrained import follow_hparams
+from gpt.lightning import SoloGPTStage, cut_tokens, tokenizer_facts
+from gpt.solo import shift_right, token_loss
+from tokenizer.pretrained import Tokenizer, TranslationTokenizer
+from tokenizer.translation import follower_offset
+from training.optim import OptimizerConfig
+from training.stage import StageName
+
+
+class DuetGPTStage(SoloGPTStage):
+    """Trains the interaction GPT over the frozen duet and translation tokenizers.
+
+    Args:
+        tokenizer: path of the duet tokenizer checkpoint (``TokenizerStage``, ``part_set: duet``).
+        translation: path of the relative-translation tokenizer checkpoint (``TranslationStage``).
+        gpt: the GPT's own settings (transformer, music and leader encoders); the tokenizers' facts are
+            filled in from the checkpoints.
+        feature_set: the music feature set; default: the data module's (it must be the same).
+        optimizer: optimiser and schedule.
+    """
+
+    config_class = DuetGPTConfig
+    model_class = DuetGPT
+
+    def __init__(self, tokenizer: str, translation: str, gpt: DuetGPTConfig | dict | None = None,
+                 feature_set: str | None = None, optimizer: OptimizerConfig | dict | None = None) -> None:
+        super(SoloGPTStage, self).__init__(optimizer)
+        self.translation_path = str(translation)
+        self.translation: TranslationTokenizer | None = None
+        self._init_gpt(tokenizer, gpt, feature_set, "sequence")
+        self._save()
+
+    def _save(self) -> None:
+        self.save_hyperparameters({"tokenizer": self.tokenizer_path, "translation": self.translation_path,
+                                   "optimizer": asdict(self.optim_config),
+                                   **follow_hparams(self.config, self.tokenizer, self.translation, self.feature_set)})
+
+    def load_tokenizer(self) -> Tokenizer:
+        """Read both frozen tokenizers and take their facts into the config."""
+        if self.tokenizer is None:
+            tok = Tokenizer.from_checkpoint(self.tokenizer_path)
+            if tok.model.config.part_set != "duet":
+                raise ValueError(f"{self.tokenizer_path}: a {tok.model.config.part_set} tokenizer; the interaction GPT "
+                                 "needs the duet tokenizer (configs/*/duet_tokenizer.yaml)")
+            trans = TranslationTokenizer.from_checkpoint(self.translation_path)
+            if trans.stride != tok.stride or abs(trans.config.fps - tok.fps) > 1e-6:
+                raise ValueError(f"the translation tokenizer ({trans.stride} frames per token at {trans.config.fps:g} "
+                                 f"fps) does not match the duet tokenizer ({tok.stride} at {tok.fps:g})")
+            for p in (*tok.parameters(), *trans.parameters()):
+                p.requires_grad_(False)
+            self.tokenizer, self.translation = tok, trans
+            self.config = replace(self.config, **tokenizer_facts(tok),
+                                  translation_codebook_size=trans.model.codebook_size)
+        return self.tokenizer
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.translation is not None:
+            self.translation.eval()
+        return self
+
+    def _start_position(self, train) -> None:
+        return None  # the follower stands where the leader and the translation tokens put it
+
+    @torch.no_grad()
+    def _tokenize_sequences(self, dm) -> None:
+        """Leader and follower tokens of every duet of every split, each encoded whole."""
+        for split in dict.fromkeys(dm.splits.values()):
+            for seq in dm.sequences(split):
+                if seq.name in self._sequence_tokens:
+                    continue
+                leader = torch.as_tensor(seq.leader.joints, dtype=torch.float32)  # (T, J, 3)
+                follower = torch.as_tensor(seq.follower.joints, dtype=torch.float32)
+                offset, _ = follower_offset(leader, follower[:, 0], self.translation.frame)  # (T, 3)
+                self._sequence_tokens[seq.name] = {
+                    "leader": self.tokenizer.encode(leader),
+                    "follower": {**self.tokenizer.encode(follower), TRANSLATION: self.translation.encode(offset)}}
+        rank_zero_info(f"tokenized {len(self._sequence_tokens)} duets whole")
+
+    def duet_tokens(self, names, starts, num_tokens: int, device: torch.device
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
+        """Each window's follower tokens ``{stream: (B, N)}``, its leader's ``{part: (B, N + 2 m)}`` and
+        that margin ``m`` (the leader encoder's reach)."""
+        first = self.token_starts(names, starts)
+        follower = cut_tokens([self._sequence_tokens[n]["follower"] for n in names], first, num_tokens, device=device)
+        margin = max(self.config.leader_reach)
+        leader = cut_tokens([self._sequence_tokens[n]["leader"] for n in names], first, num_tokens, margin,
+                            pad=self.gpt.pad_token, device=device)
+        return follower, leader, margin
+
+    def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
+        music = batch["music"]  # (B, T + 2m, F)
+        B, T = batch["leader_joints"].shape[:2]
+        N = T // self.config.frames_per_token
+        follower, leader, margin = self.duet_tokens(batch["name"], batch["start"], N, music.device)
+        music_tokens = self.gpt.music_tokens(music, num_tokens=N, margin=(music.shape[1] - T) // 2)  # (B, N, D)
+        leader_tokens = self.gpt.leader_tokens(leader, num_tokens=N, margin=margin)  # (B, N, D)
+        logits = self.gpt(music_tokens, shift_right(follower, self.gpt.start_ids), leader=leader_tokens)
+        out = token_loss(logits, follower)
+        sync = stage != "train"
+        self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=B, sync_dist=sync)
+        self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=B, sync_dist=sync)
+        return out["loss"]
+
+
+__all__ = ["DuetGPTStage"]
