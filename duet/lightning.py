@@ -110,7 +110,8 @@ class DuetGPTStage(SoloGPTStage):
                             pad=self.gpt.pad_token, device=device)
         return follower, leader, margin
 
-    def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
+    def losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Teacher-forced cross-entropy per stream, accuracy, and their total ``loss`` on a batch of windows."""
         music = batch["music"]  # (B, T + 2m, F)
         B, T = batch["leader_joints"].shape[:2]
         N = T // self.config.frames_per_token
@@ -118,7 +119,11 @@ class DuetGPTStage(SoloGPTStage):
         music_tokens = self.gpt.music_tokens(music, num_tokens=N, margin=(music.shape[1] - T) // 2)  # (B, N, D)
         leader_tokens = self.gpt.leader_tokens(leader, num_tokens=N, margin=margin)  # (B, N, D)
         logits = self.gpt(music_tokens, shift_right(follower, self.gpt.start_ids), leader=leader_tokens)
-        out = token_loss(logits, follower)
+        return token_loss(logits, follower)
+
+    def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
+        out = self.losses(batch)
+        B = batch["music"].shape[0]
         sync = stage != "train"
         self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=B, sync_dist=sync)
         self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=B, sync_dist=sync)
