@@ -29,6 +29,34 @@ from training.optim import OptimizerConfig
 from training.stage import StageName
 
 
+@torch.no_grad()
+def tokenize_duets(tokenizer: Tokenizer, translation: TranslationTokenizer, sequences, skip=()) -> dict[str, dict]:
+    """``{duet: {"leader": {part: (N,)}, "follower": {stream: (N,)}}}``: each duet's leader and follower
+    encoded whole, the follower's offset from the leader in the translation tokenizer's frame."""
+    out = {}
+    for seq in sequences:
+        if seq.name in skip or seq.name in out:
+            continue
+        leader = torch.as_tensor(seq.leader.joints, dtype=torch.float32)  # (T, J, 3)
+        follower = torch.as_tensor(seq.follower.joints, dtype=torch.float32)
+        offset, _ = follower_offset(leader, follower[:, 0], translation.frame)  # (T, 3)
+        out[seq.name] = {"leader": tokenizer.encode(leader),
+                         "follower": {**tokenizer.encode(follower), TRANSLATION: translation.encode(offset)}}
+    return out
+
+
+def window_duet_tokens(gpt: DuetGPT, tables: Mapping[str, dict], names, first_tokens, num_tokens: int,
+                       device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
+    """Windows' follower tokens ``{stream: (B, N)}`` cut from whole-duet ``tables`` at ``first_tokens``,
+    the leader's ``{part: (B, N + 2 m)}`` with ``m`` = the leader encoder's reach of real context either
+    side (the "no leader" token beyond the song), and ``m``."""
+    follower = cut_tokens([tables[n]["follower"] for n in names], first_tokens, num_tokens, device=device)
+    margin = max(gpt.config.leader_reach)
+    leader = cut_tokens([tables[n]["leader"] for n in names], first_tokens, num_tokens, margin,
+                        pad=gpt.pad_token, device=device)
+    return follower, leader, margin
+
+
 class DuetGPTStage(SoloGPTStage):
     """Trains the interaction GPT over the frozen duet and translation tokenizers.
 
@@ -88,27 +116,16 @@ class DuetGPTStage(SoloGPTStage):
     def _tokenize_sequences(self, dm) -> None:
         """Leader and follower tokens of every duet of every split, each encoded whole."""
         for split in dict.fromkeys(dm.splits.values()):
-            for seq in dm.sequences(split):
-                if seq.name in self._sequence_tokens:
-                    continue
-                leader = torch.as_tensor(seq.leader.joints, dtype=torch.float32)  # (T, J, 3)
-                follower = torch.as_tensor(seq.follower.joints, dtype=torch.float32)
-                offset, _ = follower_offset(leader, follower[:, 0], self.translation.frame)  # (T, 3)
-                self._sequence_tokens[seq.name] = {
-                    "leader": self.tokenizer.encode(leader),
-                    "follower": {**self.tokenizer.encode(follower), TRANSLATION: self.translation.encode(offset)}}
+            self._sequence_tokens.update(tokenize_duets(self.tokenizer, self.translation, dm.sequences(split),
+                                                        skip=self._sequence_tokens))
         rank_zero_info(f"tokenized {len(self._sequence_tokens)} duets whole")
 
     def duet_tokens(self, names, starts, num_tokens: int, device: torch.device
                     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
         """Each window's follower tokens ``{stream: (B, N)}``, its leader's ``{part: (B, N + 2 m)}`` and
         that margin ``m`` (the leader encoder's reach)."""
-        first = self.token_starts(names, starts)
-        follower = cut_tokens([self._sequence_tokens[n]["follower"] for n in names], first, num_tokens, device=device)
-        margin = max(self.config.leader_reach)
-        leader = cut_tokens([self._sequence_tokens[n]["leader"] for n in names], first, num_tokens, margin,
-                            pad=self.gpt.pad_token, device=device)
-        return follower, leader, margin
+        return window_duet_tokens(self.gpt, self._sequence_tokens, names, self.token_starts(names, starts),
+                                  num_tokens, device)
 
     def losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Teacher-forced cross-entropy per stream, accuracy, and their total ``loss`` on a batch of windows."""
@@ -130,4 +147,4 @@ class DuetGPTStage(SoloGPTStage):
         return out["loss"]
 
 
-__all__ = ["DuetGPTStage"]
+__all__ = ["DuetGPTStage", "tokenize_duets", "window_duet_tokens"]

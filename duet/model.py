@@ -49,6 +49,12 @@ class DuetGPTConfig(SoloGPTConfig):
     ``frames_per_token`` *from the duet tokenizer*; music settings as for solo; ``genres`` usually
     empty) plus the leader's encoder and the translation stream's codebook."""
 
+    parts: tuple[str, ...] = ("upper", "lower", "lhand", "rhand")
+    """*From the duet tokenizer*: the follower's part streams, in order (the leader's are the same)."""
+    frames_per_token: int = 4
+    """*From the duet tokenizer*: its temporal stride, in music frames (DD100: 4 at 30 fps)."""
+    genre_dropout: float = 0.0
+    """Training: the fraction of windows whose genre is replaced by "none" (DD100 has no genre labels)."""
     translation_codebook_size: int = 512
     """*From the translation tokenizer*: codes of the relative-translation stream."""
     leader_encoder: TransformerConfig | None = None

@@ -108,6 +108,7 @@ class Critic(nn.Module):
         super().__init__()
         cfg = replace(policy.config.transformer, n_layer=layers, dropout=0.0)
         self.tokens_per_step = policy.config.tokens_per_step
+        self.conditions = policy.config.num_conditions
         self.transformer = Transformer(cfg)
         self.value = nn.Linear(cfg.n_embd, 1)
         nn.init.zeros_(self.value.weight)
@@ -116,7 +117,58 @@ class Critic(nn.Module):
     def forward(self, base: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         h = self.transformer(base, steps)  # (B, n * S, D)
         h = h.view(h.shape[0], -1, self.tokens_per_step, h.shape[-1])  # (B, n, S, D)
-        return self.value(h[:, :, 1:]).squeeze(-1).sum(-1)  # (B, n)
+        return self.value(h[:, :, self.conditions:]).squeeze(-1).sum(-1)  # (B, n)
+
+
+def teacher_forced(policy: SoloGPT, reference: SoloGPT, critic: Critic, condition: Mapping[str, torch.Tensor],
+                   tokens: Mapping[str, torch.Tensor], temperature: float) -> dict[str, torch.Tensor]:
+    """The policy over a rollout, teacher-forced: per step ``(B, N)`` the log-probability of the taken
+    tokens under the sampling distribution (summed over streams, with gradients above the frozen base),
+    the exact KL to the reference policy, the entropy, and the critic's value.
+
+    Sliding-window attention makes these the logits the cached generation sampled from. The reference
+    shares the frozen base (embeddings, encoders, first ``frozen_layers`` blocks): only its head runs."""
+    B, N = next(iter(tokens.values())).shape
+    S, frozen = policy.config.tokens_per_step, policy.config.frozen_layers
+    prev = shift_right(tokens, policy.start_ids)
+    steps = step_index(N, S, device=prev[policy.streams[0]].device)
+    with torch.no_grad():
+        x = policy.embed_steps(condition, prev)
+        base = policy.transformer(x, steps, layers=slice(0, frozen), final_norm=False)
+        ref = reference.logits(reference.transformer(base, steps, layers=slice(frozen, None)).view(B, N, S, -1))
+    logits = policy.logits(policy.transformer(base, steps, layers=slice(frozen, None)).view(B, N, S, -1))
+    out = {k: torch.zeros(B, N, device=steps.device) for k in ("logp", "kl", "entropy")}
+    for p, lg in logits.items():
+        logp = F.log_softmax(lg.float() / temperature, dim=-1)  # the sampling distribution
+        out["logp"] = out["logp"] + logp.gather(-1, tokens[p][..., None])[..., 0]
+        full = F.log_softmax(lg.float(), dim=-1)
+        out["kl"] = out["kl"] + (full.exp() * (full - F.log_softmax(ref[p].float(), dim=-1))).sum(-1)
+        out["entropy"] = out["entropy"] - (logp.exp() * logp).sum(-1)
+    out["values"] = critic(base, steps)  # (B, N)
+    return out
+
+
+def actor_critic_loss(terms: Mapping[str, torch.Tensor], rewards: torch.Tensor, rl: "RLConfig",
+                      behaviour_logp: torch.Tensor | None = None, clip: float = 0.2) -> dict[str, torch.Tensor]:
+    """The actor-critic objective of :func:`teacher_forced`'s terms and per-step rewards ``(B, N)``:
+    GAE advantages (normalised) from the critic's values, the critic's squared error on the returns, the
+    KL anchor and the entropy bonus. On-policy (``behaviour_logp`` None) the policy gradient is
+    ``-A log pi``; off-policy (rollouts replayed from an older policy, ``behaviour_logp`` their
+    log-probabilities when sampled) it is PPO's clipped importance-weighted surrogate, which equals the
+    on-policy gradient while the policy has not moved."""
+    values = terms["values"]
+    adv, returns = gae(rewards, values.detach(), rl.gamma, rl.gae_lambda)
+    adv_n = (adv - adv.mean()) / (adv.std() + 1e-6)
+    if behaviour_logp is None:
+        policy_loss = -(adv_n * terms["logp"]).mean()
+    else:
+        ratio = torch.exp(terms["logp"] - behaviour_logp)
+        policy_loss = -torch.minimum(ratio * adv_n, ratio.clamp(1 - clip, 1 + clip) * adv_n).mean()
+    value_loss = F.mse_loss(values, returns)
+    kl, entropy = terms["kl"].mean(), terms["entropy"].mean()
+    loss = policy_loss + rl.value_weight * value_loss + rl.kl_weight * kl - rl.entropy_weight * entropy
+    return {"loss": loss, "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+            "kl": kl.detach(), "entropy": entropy.detach()}
 
 
 class SoloRLStage(Stage):
@@ -195,39 +247,13 @@ class SoloRLStage(Stage):
         music_beats = (music[:, margin:margin + N * f, beat_channel] > 0.5).cpu().numpy()
         rewards = self.rewards(tokens, music_beats)
 
-        # Teacher-forced over the rollout: the logits it was sampled from, with gradients above the base.
-        prev = shift_right(tokens, self.gpt.start_token)
-        S, frozen = self.gpt.config.tokens_per_step, self.gpt.config.frozen_layers
-        steps = step_index(N, S, device=music.device)
-        with torch.no_grad():
-            x = self.gpt.embed(cond["music"], cond["genre"], prev)
-            base = self.gpt.transformer(x, steps, layers=slice(0, frozen), final_norm=False)
-            # The reference shares the frozen base (embeddings and first blocks): only its head runs.
-            ref_h = self.reference.transformer(base, steps, layers=slice(frozen, None))
-            ref = self.reference.logits(ref_h.view(B, N, S, -1))
-        h = self.gpt.transformer(base, steps, layers=slice(frozen, None))
-        logits = self.gpt.logits(h.view(B, N, S, -1))
-        logp_taken = torch.zeros(B, N, device=music.device)
-        kl = torch.zeros(B, N, device=music.device)
-        entropy = torch.zeros(B, N, device=music.device)
-        for p, lg in logits.items():
-            logp = F.log_softmax(lg.float() / self.rl.temperature, dim=-1)  # the sampling distribution
-            logp_taken = logp_taken + logp.gather(-1, tokens[p][..., None])[..., 0]
-            full = F.log_softmax(lg.float(), dim=-1)
-            kl = kl + (full.exp() * (full - F.log_softmax(ref[p].float(), dim=-1))).sum(-1)
-            entropy = entropy - (logp.exp() * logp).sum(-1)
-        values = self.critic(base, steps)  # (B, N)
-        adv, returns = gae(rewards["total"], values.detach(), self.rl.gamma, self.rl.gae_lambda)
-        adv_n = (adv - adv.mean()) / (adv.std() + 1e-6)
-        policy_loss = -(adv_n * logp_taken).mean()
-        value_loss = F.mse_loss(values, returns)
-        loss = (policy_loss + self.rl.value_weight * value_loss + self.rl.kl_weight * kl.mean()
-                - self.rl.entropy_weight * entropy.mean())
+        terms = teacher_forced(self.gpt, self.reference, self.critic, cond, tokens, self.rl.temperature)
+        out = actor_critic_loss(terms, rewards["total"], self.rl)
+        loss = out.pop("loss")
         sync = stage != "train"
         self.log(f"{stage}/reward", rewards["total"].mean(), prog_bar=True, batch_size=B, sync_dist=sync)
         self.log_dict({f"{stage}/reward_{k}": v.mean() for k, v in rewards.items() if k != "total"},
                       batch_size=B, sync_dist=sync)
-        self.log_dict({f"{stage}/kl": kl.mean().detach(), f"{stage}/entropy": entropy.mean().detach(),
-                       f"{stage}/value_loss": value_loss.detach(), f"{stage}/policy_loss": policy_loss.detach(),
-                       f"{stage}/loss": loss.detach()}, batch_size=B, sync_dist=sync)
+        self.log_dict({f"{stage}/{k}": v for k, v in out.items()} | {f"{stage}/loss": loss.detach()},
+                      batch_size=B, sync_dist=sync)
         return loss

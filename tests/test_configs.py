@@ -62,7 +62,7 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert datamodule.window.frame_multiple % cfg.stride == 0 and datamodule.window.length % cfg.stride == 0
         assert cfg.token_rate == 7.5
         assert datamodule.rotations or not cfg.rotations
-    if hasattr(model, "translation"):
+    if type(model).__name__ == "TranslationStage":
         assert model.config.stride == 4 and datamodule.window.length % model.config.stride == 0
     # GPT stages: the tokenizer is read when training starts; the music look-ahead fits the data's margin
     # (8 frames per token at 60 fps), and 30 tokens fit the window.
@@ -71,6 +71,14 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert datamodule.window.music_margin >= model.config.music_margin
         assert datamodule.window.length % 8 == 0 and datamodule.window.stride % 8 == 0
         assert datamodule.window.effective_eval_stride % 8 == 0
+    # The duet GPT: 4 frames per token at 30 fps; the music margin covers its encoder's reach.
+    if type(model).__name__ == "DuetGPTStage":
+        assert model.tokenizer is None and model.translation is None
+        assert datamodule.window.music_margin >= model.config.music_margin
+        assert datamodule.window.length % 4 == 0 and datamodule.window.stride % 4 == 0
+    if type(model).__name__ == "DuetRLStage":
+        assert model.gpt is None and model.rl.replay_size >= model.rl.replay_batch
+        assert datamodule.splits["train"] == "train"  # rollouts on training duets only
 
 
 def _rising_val_loss_module():
