@@ -192,7 +192,8 @@ def _tool_parser() -> argparse.ArgumentParser:
                    help="feature cache (default $PASDEUX_CACHE/metrics or ~/.cache/pasdeux/metrics)")
     p.add_argument("--no-cache", action="store_true", help="compute every feature afresh, write no cache")
     p.add_argument("--smplx-models", type=Path, default=None, metavar="DIR",
-                   help="SMPL-X model files: duet contact also from meshes")
+                   help="SMPL-X model files (SMPLX_{NEUTRAL,FEMALE,MALE}.npz): every duet joint from the body "
+                        "model with each file's gender and betas, as Duolando's preprocessing, and contact from meshes")
     p.set_defaults(func=_evaluate)
     return parser
 

@@ -157,3 +157,49 @@ class BodyModel(torch.nn.Module):
     def joints(self, rotations, translation, betas=None) -> np.ndarray:
         """(T, J, 3) joint positions; see :meth:`forward`."""
         return self.forward(rotations, translation, betas)[0]
+
+
+GENDERS = ("neutral", "female", "male")
+
+
+class BodyModels:
+    """Body models of one type, one per gender, read from one folder when first needed: the model for
+    a motion is its ``extras["gender"]``'s (DD100 files carry it; Duolando's preprocessing uses the
+    gendered models), the neutral one for a motion without a gender. A gender whose file is missing
+    is an error naming the file, not a silent neutral.
+
+    Args:
+        model_path: the folder (``<path>/<type>/SMPLX_<GENDER>.npz`` or ``<path>/SMPLX_<GENDER>.npz``).
+        model_type: ``smpl`` or ``smplx``.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, model_type: str = "smplx") -> None:
+        self.model_path, self.model_type = Path(model_path), model_type
+        self._models: dict[str, BodyModel] = {}
+        if not any(self._has(g) for g in GENDERS):  # fail now, naming the neutral file, not mid-run
+            find_model_file(self.model_path, model_type, "neutral")
+
+    def _has(self, gender: str) -> bool:
+        try:
+            find_model_file(self.model_path, self.model_type, gender)
+            return True
+        except InputError:
+            return False
+
+    def get(self, gender: str | None) -> BodyModel:
+        g = (gender or "neutral").lower()
+        if g not in GENDERS:
+            raise InputError(None, f"unknown body-model gender {gender!r}", f"use one of {', '.join(GENDERS)}")
+        if g not in self._models:
+            self._models[g] = BodyModel(self.model_path, self.model_type, gender=g)
+        return self._models[g]
+
+    def for_motion(self, motion) -> BodyModel:
+        return self.get(motion.extras.get("gender"))
+
+    def joints(self, motion) -> np.ndarray:
+        """``(T, J, 3)`` joints of a motion with rotations: its gender's model, its betas (mean shape
+        without)."""
+        if motion.rotations is None:
+            raise ValueError(f"{motion.name or 'motion'}: body-model joints need joint rotations")
+        return self.for_motion(motion).joints(motion.rotations, motion.root, motion.extras.get("betas"))

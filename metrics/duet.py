@@ -154,6 +154,7 @@ def body_vertices(motion, body_model) -> np.ndarray:
     """
     if motion.rotations is None:
         raise ValueError(f"{motion.name or 'motion'}: mesh contact needs joint rotations")
+    model = body_model.for_motion(motion) if hasattr(body_model, "for_motion") else body_model  # BodyModels
     betas = motion.extras.get("betas")
-    _, verts = body_model(motion.rotations, motion.root, betas)
+    _, verts = model(motion.rotations, motion.root, betas)
     return verts

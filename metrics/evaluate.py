@@ -38,7 +38,10 @@ Inputs
   ``splits/``, ``ignore_list.txt``): as ``--pred`` its test split (crossmodal test + val, Bailando's
   40), as ``--gt`` the protocol's reference set (all non-ignored sequences, or the test split).
 * **duet**: a folder of pairs ``<name>_00.<ext>`` (follower) and ``<name>_01.<ext>`` (leader), DD100's
-  naming; or a DD100 root (``motion/smplx/...``).
+  naming; or a DD100 root (``motion/smplx/...``). Duolando's own result files, ``(T, 165)`` joint-position
+  ``.npy`` arrays, are read as they are (positions only). With ``--smplx-models`` every joint of a file
+  with rotations is taken from the SMPL-X body model of the file's gender (neutral without one) and
+  its betas, as Duolando's preprocessing computes them, and contact is also measured on the meshes.
 * **camera**: a folder of camera files, paired with the reference by name: DCM ``c<id>.json``
   CameraCentric files or DanceCamera3D result files (``camera_eye``, ``camera_x/y/z``, ``Fov``; named
   ``c<id>``; both read by :func:`data.datasets.dcm.read_camera_json`), or pasdeux camera npz files
@@ -100,9 +103,9 @@ def run_evaluate(task: str, pred: str | os.PathLike, gt: str | os.PathLike, prot
     elif task == "duet":
         model = None
         if smplx_models is not None:
-            from data.body_model import BodyModel  # torch and smplx: only for mesh contact
+            from data.body_model import BodyModels  # torch and smplx: only with model files
 
-            model = BodyModel(smplx_models, model_type="smplx")
+            model = BodyModels(smplx_models, model_type="smplx")
         body = evaluate_duet(pred_dir, gt_dir, proto, cache, BeatFinder(_opt(beats), None), model)
     else:
         if beats is not None:

@@ -15,7 +15,7 @@ functions only add their own rows. Each returns the task's part of the result di
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -38,7 +38,7 @@ from metrics.music_beats import BeatFinder, music_names
 from metrics.protocols import Protocol
 
 if TYPE_CHECKING:  # torch and smplx load only when a model folder is given (run_evaluate)
-    from data.body_model import BodyModel
+    from data.body_model import BodyModels
 
 ROLES = ("pred", "reference")
 
@@ -248,8 +248,11 @@ def evaluate_solo(pred_dir: Path, gt_dir: Path, protocol: Protocol, cache: Featu
 # Duet
 # --------------------------------------------------------------------------------------------------
 def _duet_compute(item: Item, pair, protocol: Protocol, role: str,
-                  body_model: BodyModel | None) -> dict[str, np.ndarray]:
+                  body_model: BodyModels | None) -> dict[str, np.ndarray]:
     follower, leader = pair
+    if body_model is not None:  # every joint from the body model, each file's gender and betas (Duolando)
+        follower, leader = (replace(m, joints=body_model.joints(m).astype(np.float64)) if m.rotations is not None else m
+                            for m in (follower, leader))
     fx = _solo_joints(follower, item.files[0])
     lx = _solo_joints(leader, item.files[1])
     fall, lall = follower.joints, leader.joints  # all joints of the files (55 for SMPL-X), as Duolando
@@ -292,10 +295,11 @@ def _duet_compute(item: Item, pair, protocol: Protocol, role: str,
 
 
 def evaluate_duet(pred_dir: Path, gt_dir: Path, protocol: Protocol, cache: FeatureCache, beats: BeatFinder,
-                  body_model: BodyModel | None = None) -> dict[str, Any]:
+                  body_model: BodyModels | None = None) -> dict[str, Any]:
     sets = score_motion_sets(duet_items, pred_dir, gt_dir, protocol, cache, beats,
                              lambda item, pair, role: _duet_compute(item, pair, protocol, role, body_model),
-                             what="duets", progress="duets", settings={"mesh": body_model is not None})
+                             what="duets", progress="duets",
+                             settings={"mesh": None if body_model is None else str(body_model.model_path)})
     notes = _fps_notes(sets, protocol, "duets")
     pred, ref = sets["pred"], sets["reference"]
     metrics: dict[str, dict] = {}

@@ -59,9 +59,19 @@ def load_dd100_motion(path: str | os.PathLike) -> Motion:
     Rotations are ``poses`` as (T, 55, 3) with joint 0 replaced by ``global_orient`` when the file
     has it (the body's orientation lives there; Duolando's joint positions use it too). The root is
     ``transl``. ``betas`` and ``gender`` are kept in ``extras`` for a body-model pass.
+
+    A plain ``(T, 165)`` float array is read as joint positions (55 joints x 3, metres): Duolando's
+    preprocessed ``pos3d`` files and its result files (``eval/npy/pos3d/...``), so its followers can be
+    scored beside pasdeux's; such a motion has no rotations.
     """
     p = Path(path)
     data = load_npy(p)
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fiu":
+        if data.ndim != 2 or data.shape[1] != 165 or data.shape[0] == 0:
+            raise InputError(p, f"holds an array of shape {data.shape}, not Duolando's (T, 165) joint positions",
+                             "give a DD100 motion dict or a (T, 165) pos3d array")
+        check_finite(data, p, "joint positions")
+        return Motion(skeleton="smplx55", fps=DD100_FPS, joints=data.reshape(-1, 55, 3).astype(np.float64), name=p.stem)
     if not isinstance(data, dict):
         raise InputError(p, f"holds a {type(data).__name__}, not the dict of a DD100 motion",
                          "give a DD100 motion/smplx/*/<name>_00.npy or _01.npy file")

@@ -96,9 +96,24 @@ def test_nan(tmp_path, key, files):
 
 def test_not_a_dict_and_not_npy(tmp_path, files):
     plain = tmp_path / "plain.npy"
-    np.save(plain, np.zeros((3, 165)))
+    np.save(plain, np.zeros((3, 164)))
+    _assert_error(plain, "not Duolando's (T, 165) joint positions")
+    np.save(plain, np.array(["a", "b"]))
     _assert_error(plain, "ndarray")
     _assert_error(files.write_text(tmp_path / "text.npy", "poses, transl\n"), "not an .npy")
+
+
+def test_duolando_joint_position_files_read_as_positions(tmp_path):
+    """Duolando's pos3d / result files: (T, 165) joint positions, read as they are (scored beside ours)."""
+    joints = np.random.default_rng(0).normal(size=(7, 55, 3))
+    np.save(tmp_path / "Tango_05_1_00.npy", joints.reshape(7, 165).astype(np.float32))
+    m = load_motion(tmp_path / "Tango_05_1_00.npy")
+    assert (m.skeleton, m.fps, m.num_frames, m.rotations) == ("smplx55", 30.0, 7, None)
+    np.testing.assert_allclose(m.joints, joints, atol=1e-6)
+    bad = joints.reshape(7, 165).copy()
+    bad[2, 5] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    _assert_error(tmp_path / "bad.npy", "NaN")
 
 
 # --------------------------------------------------------------------------------------------------

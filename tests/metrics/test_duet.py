@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from data.errors import InputError
+
 from data.skeleton import get_skeleton
 from metrics.duet import (
     DUET_KEY_JOINTS, beat_echo_degree, cross_distance_features, mesh_contact, pooled_rate, slip_frames_corrected,
@@ -70,8 +72,9 @@ def test_mesh_contact_by_vertex_proximity_without_cross_frame_leaks():
     assert mesh_contact(a, b, block=64).tolist() == [True, False, False]
 
 
-def _fake_smplx_models(root):
-    """A stand-in SMPL-X model file in smplx's format: real mesh size, vertices skinned rigidly to joints."""
+def _fake_smplx_models(root, gender: str = "NEUTRAL", scale: float = 1.0):
+    """A stand-in SMPL-X model file in smplx's format: real mesh size, vertices skinned rigidly to joints
+    (the rest skeleton's joints times ``scale``: a taller or shorter body)."""
     sk = get_skeleton("smplx55")
     J, V = sk.num_joints, 10475
     rng = np.random.default_rng(0)
@@ -80,11 +83,12 @@ def _fake_smplx_models(root):
     J_regressor = np.zeros((J, V))
     J_regressor[np.arange(J), np.arange(J)] = 1.0
     v_template[:J] = sk.rest_joints()  # the regressor reads the joints off the first J vertices
+    v_template *= scale
     weights = np.zeros((V, J))
     weights[np.arange(V), joint_of] = 1.0
     kintree = np.array([[2**32 - 1] + list(sk.parents[1:]), list(range(J))], dtype=np.int64)
-    (root / "smplx").mkdir(parents=True)
-    np.savez(root / "smplx" / "SMPLX_NEUTRAL.npz", v_template=v_template, J_regressor=J_regressor,
+    (root / "smplx").mkdir(parents=True, exist_ok=True)
+    np.savez(root / "smplx" / f"SMPLX_{gender}.npz", v_template=v_template, J_regressor=J_regressor,
              weights=weights, kintree_table=kintree, shapedirs=np.zeros((V, 3, 20)),
              posedirs=np.zeros((V, 3, 54 * 9)), f=np.array([[0, 1, 2]], dtype=np.int64),
              hands_componentsl=np.eye(45), hands_componentsr=np.eye(45), hands_meanl=np.zeros(45),
@@ -109,6 +113,33 @@ def test_mesh_contact_path_with_model_files(tmp_path, synth):
     r = run_evaluate("duet", tmp_path / "duets", tmp_path / "duets", smplx_models=models, use_cache=False)
     row = r["metrics"]["contact% (mesh)"]
     assert 0.0 <= row["pred"] <= 100.0 and row["pred"] == row["reference"]
+
+
+def test_with_model_files_every_joint_comes_from_each_files_gendered_model(tmp_path, synth, monkeypatch):
+    from data.body_model import BodyModels
+    from data.formats import load_motion, save_motion
+    from metrics.evaluate import run_evaluate
+
+    models = _fake_smplx_models(tmp_path / "models")
+    _fake_smplx_models(tmp_path / "models", "FEMALE", scale=1.2)  # a 20 % larger body
+    synth.write_duet_corpus(tmp_path / "duets", range(2), seconds=1.0)
+    follower = load_motion(tmp_path / "duets" / "duet000_00.npz")
+    follower.extras["gender"] = "female"
+    bodies = BodyModels(models)
+    female = bodies.joints(follower)
+    neutral = bodies.joints(load_motion(tmp_path / "duets" / "duet001_00.npz"))  # no gender: neutral
+    np.testing.assert_allclose(neutral, load_motion(tmp_path / "duets" / "duet001_00.npz").joints, atol=1e-4)
+    assert not np.allclose(female, follower.joints, atol=1e-2)  # the female model's joints, not the file's
+    with pytest.raises(InputError, match="SMPLX_MALE"):
+        bodies.get("male")
+    # evaluate takes every dancer's joints from its model (each file's gender)
+    save_motion(follower, tmp_path / "duets" / "duet000_00.npz", "npz")
+    seen = []
+    original = BodyModels.joints
+    monkeypatch.setattr(BodyModels, "joints", lambda self, m: seen.append((m.name, m.extras.get("gender")))
+                        or original(self, m))
+    run_evaluate("duet", tmp_path / "duets", tmp_path / "duets", smplx_models=models, use_cache=False)
+    assert sorted(g or "-" for _, g in seen) == ["-"] * 6 + ["female"] * 2  # 4 dancers, as pred and reference
 
 
 def test_missing_model_files_are_an_input_error(tmp_path):
