@@ -147,6 +147,36 @@ def concat(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in a.items()}
 
 
+def follower_rewards(tokenizer, translation, rl: DuetRLConfig, tokens: Mapping[str, torch.Tensor], leader: torch.Tensor,
+                     music_beats: np.ndarray) -> dict[str, torch.Tensor]:
+    """The follower's tokens ``{stream: (B, N)}`` and the absolute leader ``(B, T, J, 3)`` -> per-token
+    rewards ``(B, N)`` (each term and the ``total`` weighted by ``rl``); ``music_beats`` ``(B, T)`` bool
+    (read only when ``rl.beat_weight`` is set). ``tokenizer`` / ``translation``: the duet and
+    translation tokenizers (:mod:`tokenizer.pretrained`)."""
+    f, fps = tokenizer.stride, float(tokenizer.fps)
+    T = leader.shape[1]
+    with torch.no_grad():
+        pose = tokenizer.model.decode({p: tokens[p] for p in tokenizer.parts}, num_frames=T)
+        offset = translation.model.decode(tokens[TRANSLATION], num_frames=T)  # (B, T, 3)
+        _, heading = follower_offset(leader, leader[..., 0, :], translation.frame)
+        root = follower_root(leader[..., 0, :], offset, translation.frame, heading)  # (B, T, 3)
+    joints = (pose["joints_rel"] + root[..., None, :]).double().cpu().numpy()  # (B, T, J, 3)
+    lj, root_np = leader.double().cpu().numpy(), root.double().cpu().numpy()
+    terms = {"travel": travel_reward(pose["root_vel"].double().cpu().numpy(), root_np, fps, f, rl.travel_tolerance),
+             "skating": skating_reward(joints, fps, f),
+             "distance": distance_reward(lj[..., 0, :], root_np, f, rl.near, rl.far),
+             "echo": echo_reward(joints, lj, f)}
+    if rl.beat_weight:
+        terms["beat"] = beat_reward(joints, music_beats, f)
+    if rl.orientation_weight:
+        terms["orientation"] = orientation_reward(joints, f, tokenizer.skeleton)
+    out = {k: torch.as_tensor(v, dtype=torch.float32, device=leader.device) for k, v in terms.items()}
+    weights = {"travel": rl.travel_weight, "skating": rl.skating_weight, "distance": rl.distance_weight,
+               "echo": rl.echo_weight, "beat": rl.beat_weight, "orientation": rl.orientation_weight}
+    out["total"] = sum(weights[k] * v for k, v in out.items())
+    return out
+
+
 class DuetRLStage(Stage):
     """Off-policy actor-critic fine-tuning of a trained interaction GPT (see the module docstring).
 
@@ -218,31 +248,8 @@ class DuetRLStage(Stage):
     # -- rewards -------------------------------------------------------------------------------------
     def rewards(self, tokens: Mapping[str, torch.Tensor], leader: torch.Tensor, music_beats: np.ndarray
                 ) -> dict[str, torch.Tensor]:
-        """The follower's tokens and the absolute leader ``(B, T, J, 3)`` -> per-token rewards ``(B, N)``
-        (each term and the weighted ``total``)."""
-        rl, f, fps = self.rl, self.gpt.config.frames_per_token, float(self.tokenizer.fps)
-        T = leader.shape[1]
-        with torch.no_grad():
-            pose = self.tokenizer.model.decode({p: tokens[p] for p in self.gpt.config.parts}, num_frames=T)
-            offset = self.translation.model.decode(tokens[TRANSLATION], num_frames=T)  # (B, T, 3)
-            _, heading = follower_offset(leader, leader[..., 0, :], self.translation.frame)
-            root = follower_root(leader[..., 0, :], offset, self.translation.frame, heading)  # (B, T, 3)
-        joints = (pose["joints_rel"] + root[..., None, :]).double().cpu().numpy()  # (B, T, J, 3)
-        lj, root_np = leader.double().cpu().numpy(), root.double().cpu().numpy()
-        terms = {"travel": travel_reward(pose["root_vel"].double().cpu().numpy(), root_np, fps, f, rl.travel_tolerance),
-                 "skating": skating_reward(joints, fps, f),
-                 "distance": distance_reward(lj[..., 0, :], root_np, f, rl.near, rl.far),
-                 "echo": echo_reward(joints, lj, f)}
-        if rl.beat_weight:
-            terms["beat"] = beat_reward(joints, music_beats, f)
-        if rl.orientation_weight:
-            terms["orientation"] = orientation_reward(joints, f, self.tokenizer.skeleton)
-        dev = leader.device
-        out = {k: torch.as_tensor(v, dtype=torch.float32, device=dev) for k, v in terms.items()}
-        weights = {"travel": rl.travel_weight, "skating": rl.skating_weight, "distance": rl.distance_weight,
-                   "echo": rl.echo_weight, "beat": rl.beat_weight, "orientation": rl.orientation_weight}
-        out["total"] = sum(weights[k] * v for k, v in out.items())
-        return out
+        """:func:`follower_rewards` with this stage's tokenizers and weights."""
+        return follower_rewards(self.tokenizer, self.translation, self.rl, tokens, leader, music_beats)
 
     # -- the step ------------------------------------------------------------------------------------
     def rollout(self, batch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -291,4 +298,4 @@ class DuetRLStage(Stage):
         return loss
 
 
-__all__ = ["DuetRLConfig", "DuetRLStage", "ReplayMemory", "REPLAY_KEY"]
+__all__ = ["DuetRLConfig", "DuetRLStage", "ReplayMemory", "REPLAY_KEY", "follower_rewards"]
