@@ -18,7 +18,7 @@ as ``evaluate`` finds them, BED against the true leader):
   against this song's beats should drop).
 
     python bench/duet_report.py --synth demo_out/synth --ckpt demo_out/checkpoints/duet_gpt/last.ckpt
-        [--out DIR] [--seed 0] [--temperature 1.0] [--top-p 0.95] [--top-k 0] [--protocol pasdeux-duet]
+        [--out DIR] [--seed 0] [--temperature 0.7] [--top-p 0.9] [--top-k 0] [--protocol pasdeux-duet]
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ckpt", type=Path, required=True, help="interaction GPT checkpoint")
     parser.add_argument("--out", type=Path, default=ROOT / "demo_out" / "duet_report")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=0.7, help="default: cli.py follow's")
     parser.add_argument("--top-k", type=int, default=0)
-    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--protocol", default=None, help="duolando (default) or pasdeux-duet")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ song (same sampling, same seed), and per model:
 * KL(after || before) per step, summed over the streams, on the fine-tuned model's own followers.
 
     python bench/duet_rl_report.py --synth demo_out/synth --before demo_out/checkpoints/duet_gpt/last.ckpt \\
-        --after demo_out/checkpoints/duet_rl/last.ckpt [--out DIR] [--seed 0]
+        --after demo_out/checkpoints/duet_rl/last.ckpt [--out DIR] [--seed 0] [--temperature 0.7] [--top-p 0.9]
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=ROOT / "demo_out" / "duet_rl_report")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", default="test", help="the corpus split followed (default test)")
+    parser.add_argument("--temperature", type=float, default=0.7, help="default: cli.py follow's")
+    parser.add_argument("--top-p", type=float, default=0.9)
     args = parser.parse_args(argv)
     root = args.synth / "dd100"
     reader = DD100Reader(root)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     leader_tokens = [models["before"].leader_tokens(m) for m in leaders]
     rows, tokens_after = {}, None
     for key, follower in models.items():
-        out = follower.follow(leaders, music, SamplingConfig(), generator=torch.Generator().manual_seed(args.seed),
+        out = follower.follow(leaders, music, SamplingConfig(args.temperature, top_p=args.top_p), generator=torch.Generator().manual_seed(args.seed),
                               names=names)
         if key == "after":
             tokens_after = [d.tokens for d in out]

@@ -32,11 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what to write per dance (default: all)")
 
 
-def add_sampling_arguments(p: argparse.ArgumentParser, samples_help: str) -> None:
-    """The sampling, device and cache options ``dance`` and ``follow`` share."""
-    p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy (default 1.0)")
+def add_sampling_arguments(p: argparse.ArgumentParser, samples_help: str, temperature: float = 1.0,
+                           top_p: float = 0.95) -> None:
+    """The sampling, device and cache options ``dance`` and ``follow`` share (each with its defaults)."""
+    p.add_argument("--temperature", type=float, default=temperature, help=f"0 is greedy (default {temperature:g})")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus: the most likely tokens up to p (default 0.95)")
+    p.add_argument("--top-p", type=float, default=top_p,
+                   help=f"nucleus: the most likely tokens up to p (default {top_p:g})")
     p.add_argument("--samples", type=int, default=1, help=f"{samples_help} (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampling (default 0)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
