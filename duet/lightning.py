@@ -74,6 +74,8 @@ class DuetGPTStage(SoloGPTStage):
 
     def __init__(self, tokenizer: str, translation: str, gpt: DuetGPTConfig | dict | None = None,
                  feature_set: str | None = None, optimizer: OptimizerConfig | dict | None = None) -> None:
+        # Stage's __init__, not SoloGPTStage's: that one saves the hyper-parameters before the translation
+        # path is known; _init_gpt is the rest of it.
         super(SoloGPTStage, self).__init__(optimizer)
         self.translation_path = str(translation)
         self.translation: TranslationTokenizer | None = None

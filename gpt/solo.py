@@ -265,11 +265,6 @@ class SoloGPT(nn.Module):
         x = torch.stack(streams, dim=2)  # (B, n, S, D)
         return self.drop(rearrange(x, "b n s d -> b (n s) d"))
 
-    def embed(self, music: torch.Tensor, genre: torch.Tensor | None, previous: Mapping[str, torch.Tensor]
-              ) -> torch.Tensor:
-        """:meth:`embed_steps` of the music (+ genre) condition: ``(B, n * (1 + P), D)``."""
-        return self.embed_steps({"music": music, "genre": genre}, previous)
-
     def hidden(self, condition: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor],
                start: int = 0, cache: KVCache | None = None) -> torch.Tensor:
         """The transformer's output per step and stream, ``(B, n, tokens_per_step, D)``."""
