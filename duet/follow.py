@@ -82,12 +82,14 @@ def run_follow(args: argparse.Namespace) -> int:
                          "give the song the leader dances to, or cut the leader to the song")
     leader.music = str(args.music)
     name = args.name or args.leader.stem
+    leader.name = f"{name} (leader)"  # the labels in the video
     names = [f"{name}_{k}" if args.samples > 1 else name for k in range(args.samples)]
     steps = -(-leader.num_frames // follower.stride)
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p)
     with tqdm(total=steps, desc=f"following {args.samples} x {steps} steps", unit="step", disable=None) as bar:
         dances = follower.follow([leader] * args.samples, [music] * args.samples, sampling,
-                                 generator=torch.Generator().manual_seed(args.seed), names=names, progress=bar.update)
+                                 generator=torch.Generator().manual_seed(args.seed),
+                                 names=[f"{n} (follower)" for n in names], progress=bar.update)
     args.out.mkdir(parents=True, exist_ok=True)
     for fmt in set(args.formats) - {"mp4"}:
         print(save_motion(leader, args.out / f"{name}_leader.{fmt}", fmt))
