@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.camera import CameraTrack
 from data.errors import InputError
 from data.io import atomic_output
 
@@ -325,6 +326,52 @@ def from_bytes(data: bytes, path=None) -> Vmd:
     return vmd
 
 
+# --------------------------------------------------------------------------------------------------
+# Camera tracks
+# --------------------------------------------------------------------------------------------------
+def track_to_vmd(track: CameraTrack, model_name: str = CAMERA_MODEL_NAME) -> Vmd:
+    """A per-frame camera track as one VMD camera key per frame (linear curves; the view angle is an
+    integer in VMD, so the fov is rounded to whole degrees). Sparse keys are the keyframe fitter's."""
+    keys = [CameraKey(frame=i, distance=float(track.distance[i]), interest=tuple(map(float, track.interest[i])),
+                      rotation=tuple(map(float, track.rotation[i])), view_angle=int(round(float(track.fov[i]))))
+            for i in range(track.num_frames)]
+    return Vmd(model_name=model_name, cameras=keys)
+
+
+def vmd_to_track(vmd: Vmd, fps: float = 30.0, curve_from: str = "later", name: str = "") -> CameraTrack:
+    """The camera at every frame from 0 to the last key, from a file's camera keys: each channel
+    interpolated along its own curve between the keys around the frame, the frames before the first key
+    holding it. ``curve_from``: whose curve drives a segment, the ``later`` key's (MMD's convention, as
+    three.js reads it) or the ``earlier`` key's (saba's, and so DCM's preprocessing). Keys one frame
+    apart (a cut) leave no frame in between, so a cut stays a cut."""
+    if curve_from not in ("later", "earlier"):
+        raise ValueError(f"curve_from must be 'later' or 'earlier', got {curve_from!r}")
+    keys = sorted(vmd.cameras, key=lambda k: k.frame)
+    if not keys:
+        raise ValueError("the VMD file has no camera keys")
+    frames = np.array([k.frame for k in keys])
+    if len(np.unique(frames)) != len(frames):
+        raise ValueError(f"the VMD file has two camera keys at frame {int(frames[np.argmax(np.diff(frames) == 0)])}")
+    values = np.array([[k.distance, *k.interest, *k.rotation, k.view_angle] for k in keys], dtype=np.float64)  # (K, 8)
+    # channel -> its curve index (interest x, y, z, rotation, distance, view angle)
+    curve_of = [4, 0, 1, 2, 3, 3, 3, 5]
+    T = int(frames[-1]) + 1
+    out = np.repeat(values[:1], T, axis=0)
+    for j in range(len(keys) - 1):
+        f0, f1 = int(frames[j]), int(frames[j + 1])
+        out[f0] = values[j]
+        if f1 - f0 < 2:
+            continue
+        u = (np.arange(f0 + 1, f1) - f0) / (f1 - f0)
+        curves = keys[j + 1 if curve_from == "later" else j].curves
+        for c in range(8):
+            w = curves[curve_of[c]].weight(u)
+            out[f0 + 1:f1, c] = values[j, c] + (values[j + 1, c] - values[j, c]) * w
+    out[int(frames[-1])] = values[-1]
+    return CameraTrack(distance=out[:, 0], interest=out[:, 1:4], rotation=out[:, 4:7], fov=out[:, 7], fps=fps,
+                       name=name)
+
+
 def write_vmd(vmd: Vmd, path: str | os.PathLike) -> Path:
     """Write ``vmd`` to ``path`` atomically (nothing half-written on an error)."""
     data = to_bytes(vmd)  # every value checked before the file is touched
@@ -342,4 +389,5 @@ def read_vmd(path: str | os.PathLike) -> Vmd:
 
 __all__ = ["Vmd", "BoneKey", "CameraKey", "MorphKey", "LightKey", "ShadowKey", "IKKey", "Curve", "LINEAR",
            "CAMERA_MODEL_NAME", "read_vmd", "write_vmd", "to_bytes", "from_bytes", "camera_interpolation",
-           "bone_interpolation", "parse_camera_interpolation", "parse_bone_interpolation"]
+           "bone_interpolation", "parse_camera_interpolation", "parse_bone_interpolation", "track_to_vmd",
+           "vmd_to_track"]

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from camera.vmd import (CAMERA_MODEL_NAME, LINEAR, BoneKey, CameraKey, Curve, IKKey, LightKey, MorphKey, ShadowKey,
-                        Vmd, bone_interpolation, from_bytes, parse_bone_interpolation, read_vmd, to_bytes, write_vmd)
+                        Vmd, bone_interpolation, from_bytes, parse_bone_interpolation, read_vmd, to_bytes, track_to_vmd,
+                        vmd_to_track, write_vmd)
+from data.camera import CameraTrack
 from data.errors import InputError
 
 
@@ -102,3 +104,29 @@ def test_bad_files_and_values_are_clear_errors(tmp_path):
     with pytest.raises(ValueError):
         write_vmd(Vmd(cameras=[CameraKey(-1, -10.0, (0, 0, 0), (0, 0, 0))]), target)
     assert target.read_bytes() == before  # nothing half-written
+
+
+def test_a_per_frame_track_round_trips_through_vmd(tmp_path):
+    T = 40
+    t = np.arange(T) / 30.0
+    track = CameraTrack(distance=-40 + 2 * np.sin(t), interest=np.stack([np.sin(t), 10 + t, np.cos(t)], 1),
+                        rotation=np.stack([0.1 * t, 3.0 * t, 0 * t], 1), fov=np.full(T, 30.0))  # ry spins past 2 pi
+    vmd = track_to_vmd(track)
+    assert vmd.model_name == CAMERA_MODEL_NAME and len(vmd.cameras) == T
+    back = vmd_to_track(read_vmd(write_vmd(vmd, tmp_path / "c.vmd")))
+    np.testing.assert_allclose(back.polar, track.polar, rtol=1e-6, atol=1e-5)
+
+
+def test_sparse_keys_interpolate_per_channel_along_the_chosen_keys_curve():
+    slow = Curve(127, 0, 127, 0)  # eases in
+    keys = [CameraKey(0, -10.0, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 30),
+            CameraKey(10, -20.0, (10.0, 0.0, 0.0), (0.0, 1.0, 0.0), 40, curves=(slow,) + (LINEAR,) * 5),
+            CameraKey(11, -5.0, (0.0, 5.0, 0.0), (0.0, 0.0, 0.0), 20)]  # one frame later: a cut
+    later = vmd_to_track(Vmd(cameras=keys))
+    earlier = vmd_to_track(Vmd(cameras=keys), curve_from="earlier")
+    assert later.num_frames == 12
+    np.testing.assert_allclose(later.interest[5, 0], 10.0 * slow.weight(np.array([0.5]))[0])  # key 10's curve
+    np.testing.assert_allclose(earlier.interest[5, 0], 5.0, atol=1e-6)  # key 0's (linear) curve
+    np.testing.assert_allclose(later.distance[5], -15.0, atol=1e-6)  # distance has its own (linear) curve
+    np.testing.assert_allclose(later.fov[5], 35.0, atol=1e-6)
+    assert later.interest[10, 0] == 10.0 and later.interest[11, 1] == 5.0  # the cut: no frame in between
