@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=0.7, help="default: cli.py follow's")
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, default=0.9)
+    parser.add_argument("--translation-temperature", type=float, default=None,
+                        help="the relative-translation stream's own temperature (default: --temperature)")
+    parser.add_argument("--translation-top-p", type=float, default=None, help="its own top-p (default: --top-p)")
     parser.add_argument("--protocol", default=None, help="duolando (default) or pasdeux-duet")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     args = parser.parse_args(argv)
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> dict:
     music = {n: follower.music_features(reader.music_path(n)).features for n in names}
     nxt = {n: names[(i + 1) % len(names)] for i, n in enumerate(names)}
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p)
+    if args.translation_temperature is not None or args.translation_top_p is not None:
+        tr = SamplingConfig(args.temperature if args.translation_temperature is None else args.translation_temperature,
+                            args.top_k, args.top_p if args.translation_top_p is None else args.translation_top_p)
+        sampling = {**dict.fromkeys(follower.gpt.streams, sampling), TRANSLATION: tr}
     g = lambda: torch.Generator().manual_seed(args.seed)  # noqa: E731  the same draws for every set
     followers: dict[str, dict[str, Motion]] = {}
     for s in args.sets:
@@ -120,8 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
             out = follower.follow(lead, songs, sampling, generator=g(), names=names)
             followers[s] = {n: d.motion for n, d in zip(names, out)}
         print(f"{s}: {len(followers[s])} followers ({time.perf_counter() - t:.1f} s)", flush=True)
-    report: dict = {"checkpoint": str(args.ckpt), "test_duets": len(names),
-                    "sampling": {"temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p},
+    described = {s: vars(c) for s, c in sampling.items()} if isinstance(sampling, dict) else vars(sampling)
+    report: dict = {"checkpoint": str(args.ckpt), "test_duets": len(names), "sampling": described,
                     "load_average_start": round(os.getloadavg()[0], 2)}
     rows = {}
     beats = root / "music" / "mp3" / "all"

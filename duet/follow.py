@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # codes far from the last one and the follower's pelvis jumps (quick model, a held-out duet: offset
     # speed p99 5.1 m/s against the truth's 0.75); at 0.7 / 0.9 it moves about as the truth's (1.2 m/s).
     add_sampling_arguments(p, "followers", temperature=0.7, top_p=0.9)
+    p.add_argument("--translation-temperature", type=float, default=None,
+                   help="the relative-translation stream's own temperature (default: --temperature)")
+    p.add_argument("--translation-top-p", type=float, default=None, help="its own top-p (default: --top-p)")
     p.add_argument("--formats", nargs="+", default=list(OUTPUT_FORMATS), choices=OUTPUT_FORMATS,
                    help="what to write (default: all)")
 
@@ -86,6 +89,16 @@ def run_follow(args: argparse.Namespace) -> int:
     names = [f"{name}_{k}" if args.samples > 1 else name for k in range(args.samples)]
     steps = -(-leader.num_frames // follower.stride)
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p)
+    if args.translation_temperature is not None or args.translation_top_p is not None:
+        from duet.model import TRANSLATION
+
+        t = args.temperature if args.translation_temperature is None else args.translation_temperature
+        q = args.top_p if args.translation_top_p is None else args.translation_top_p
+        if t < 0 or not 0 < q <= 1:
+            raise InputError(None, f"--translation-temperature {t} --translation-top-p {q}",
+                             "use a temperature >= 0 and 0 < top-p <= 1")
+        sampling = {**dict.fromkeys(follower.gpt.streams, sampling),
+                    TRANSLATION: SamplingConfig(t, args.top_k, q)}
     with tqdm(total=steps, desc=f"following {args.samples} x {steps} steps", unit="step", disable=None) as bar:
         dances = follower.follow([leader] * args.samples, [music] * args.samples, sampling,
                                  generator=torch.Generator().manual_seed(args.seed),

@@ -95,7 +95,8 @@ class Follower(SoloDancer):
 
     @torch.no_grad()
     def generate_tokens(self, leaders: Sequence[Mapping[str, torch.Tensor]], music: Sequence[torch.Tensor | np.ndarray],
-                        sampling: SamplingConfig = SamplingConfig(), *, generator: torch.Generator | None = None,
+                        sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *,
+                        generator: torch.Generator | None = None,
                         use_cache: bool = True, recompute_steps: int | None = None, progress=None
                         ) -> list[dict[str, torch.Tensor]]:
         """The follower's tokens for each duet (one batch; any lengths, padded to the longest).
@@ -104,7 +105,8 @@ class Follower(SoloDancer):
             leaders: per duet the leader's ``{part: (N_i,)}`` tokens.
             music: per duet ``(T_i, F)`` features at the motion fps, ``T_i >= N_i * stride`` frames
                 (what is past the leader's end is not used).
-            sampling, generator, use_cache, recompute_steps, progress: see :func:`gpt.sampling.generate`.
+            sampling, generator, use_cache, recompute_steps, progress: see :func:`gpt.sampling.generate`
+                (``sampling`` may be per stream).
         Returns:
             per duet ``{stream: (N_i,)}``: every step of the leader, none missing.
         """
@@ -146,7 +148,8 @@ class Follower(SoloDancer):
                       root=root, name=name, music=music)
 
     def follow(self, leaders: Sequence[Motion], music: Sequence[torch.Tensor | np.ndarray],
-               sampling: SamplingConfig = SamplingConfig(), *, generator: torch.Generator | None = None,
+               sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *,
+               generator: torch.Generator | None = None,
                names: Sequence[str] | None = None, progress=None) -> list[FollowerDance]:
         """A follower for each (leader, song), decoded and placed; each leader at the model's skeleton
         and fps (``data.motion.to_skeleton`` / ``resample`` convert others)."""

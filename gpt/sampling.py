@@ -148,7 +148,7 @@ def _slice(condition: Mapping[str, torch.Tensor], lo: int, hi: int) -> dict[str,
 
 
 def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps: int,
-             sampling: SamplingConfig = SamplingConfig(), *, prompt: Mapping[str, torch.Tensor] | None = None,
+             sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *, prompt: Mapping[str, torch.Tensor] | None = None,
              generator: torch.Generator | None = None, use_cache: bool = True, recompute_steps: int | None = None,
              progress=None) -> Generated:
     """Sample ``num_steps`` steps of every stream of ``model``.
@@ -157,7 +157,8 @@ def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps:
         model: a :class:`StepModel`.
         condition: ``{name: (B, >= prompt + num_steps, ...)}`` per-step conditioning (music, leader).
         num_steps: steps to generate after the prompt.
-        sampling: temperature / top-k / top-p (temperature 0: greedy).
+        sampling: temperature / top-k / top-p (temperature 0: greedy), one for every stream or
+            ``{stream: config}`` (e.g. a cooler relative-translation stream in a duet).
         prompt: ``{stream: (B, P)}`` known tokens of the first P steps (a seed motion), or None.
         generator: the source of the sampling noise (seed it for a reproducible dance).
         use_cache: one forward per step through a KV cache (True), or every step recomputed (False).
@@ -195,13 +196,17 @@ def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps:
         out = model.forward_steps(_slice(condition, lo, hi), {s: history[s][:, lo:hi] for s in streams}, lo, cache)
         return {k: v[:, -1] for k, v in out.items()}
 
+    per_stream = dict(sampling) if isinstance(sampling, Mapping) else dict.fromkeys(streams, sampling)
+    if set(per_stream) != set(streams):
+        raise ValueError(f"sampling configs for {sorted(per_stream)}, the model samples {sorted(streams)}")
     with torch.no_grad():
         for step in range(P, total):
             last = run(0, step + 1)  # prefill (the prompt and the first step) at once, then one step each
-            noise = None if sampling.greedy else {
+            # The same noise draws whatever the configs (a greedy stream just ignores its own).
+            noise = None if all(c.greedy for c in per_stream.values()) else {
                 s: gumbel_noise(last[s].shape, generator, last[s].device) for s in streams}
             for s in streams:
-                tok, lp = draw(last[s], sampling, None if noise is None else noise[s])
+                tok, lp = draw(last[s], per_stream[s], None if noise is None else noise[s])
                 history[s][:, step + 1] = tok
                 out_tokens[s].append(tok)
                 out_logp[s].append(lp)

@@ -51,7 +51,8 @@ def test_a_solo_dance_at_60_fps_leads(duet_gpt_ckpt, song, tmp_path):  # noqa: F
     solo = toy_motion(4, 120, "smpl24", 60.0)  # 2 s of SMPL at 60 fps, as `cli.py dance` writes
     save_motion(solo, tmp_path / "solo.bvh", "bvh")
     r = run_cli("follow", "--ckpt", duet_gpt_ckpt, "--leader", tmp_path / "solo.bvh", "--music", song,
-                "--out", tmp_path / "o", "--formats", "npz", "--cache-dir", tmp_path / "cache")
+                "--out", tmp_path / "o", "--formats", "npz", "--cache-dir", tmp_path / "cache",
+                "--translation-temperature", "0")
     assert r.returncode == 0, r.stderr
     lead = load_motion(tmp_path / "o" / "solo_leader.npz")
     assert lead.skeleton == "smplx55" and lead.fps == 30.0 and lead.num_frames == 60

@@ -118,3 +118,19 @@ def test_a_leader_stream_without_encoder_is_per_step():
     with pytest.raises(ValueError, match="leader"):
         model(torch.zeros(2, 7, 32, dtype=torch.float64), shift_right(
             {s: torch.zeros(2, 7, dtype=torch.long) for s in model.streams}, model.start_ids))
+
+
+def test_sampling_per_stream():
+    model = tiny_duet()
+    cond = conditions(model, 9)
+    hot = SamplingConfig(temperature=1.0)
+    run = lambda sampling: generate(model, cond, 9, sampling, generator=torch.Generator().manual_seed(2))  # noqa: E731
+    one, same = run(hot), run(dict.fromkeys(model.streams, hot))
+    assert all(torch.equal(one.tokens[s], same.tokens[s]) for s in model.streams)  # the same draws
+    cool = run({**dict.fromkeys(model.streams, hot), TRANSLATION: SamplingConfig(temperature=0.0)})
+    # the greedy stream takes its argmax at every step, given what the others sampled
+    prev = shift_right(cool.tokens, model.start_ids)
+    logits = model(cond["music"], prev, leader=cond["leader"])
+    assert torch.equal(cool.tokens[TRANSLATION], logits[TRANSLATION].argmax(-1))
+    with pytest.raises(ValueError, match="sampling configs"):
+        run({"upper": hot})
