@@ -13,6 +13,7 @@ every file atomically.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from data.errors import InputError
@@ -104,7 +105,10 @@ def run_follow(args: argparse.Namespace) -> int:
                                  generator=torch.Generator().manual_seed(args.seed),
                                  names=[f"{n} (follower)" for n in names], progress=bar.update)
     args.out.mkdir(parents=True, exist_ok=True)
-    for fmt in set(args.formats) - {"mp4"}:
+    for fmt in [f for f in args.formats if f != "mp4"]:
+        if fmt == "bvh" and not leader.has_rotations:  # a positions-only leader (Duolando's pos3d npy)
+            print(f"the leader has joint positions only: no {name}_leader.bvh", file=sys.stderr)
+            continue
         print(save_motion(leader, args.out / f"{name}_leader.{fmt}", fmt))
     for d, n in zip(dances, names):
         d.motion.music = str(args.music)

@@ -85,3 +85,15 @@ def test_bad_input_is_one_line_and_writes_nothing(case, duet_gpt_ckpt, gpt_ckpt,
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pasdeux: error:") and expect in lines[0], r.stderr
     assert not out.exists()
+
+
+def test_a_positions_only_leader_from_duolando_follows(duet_gpt_ckpt, song, tmp_path):  # noqa: F811
+    lead = toy_motion(6, 60, "smplx55", 30.0)
+    np.save(tmp_path / "Tango_05_1_01.npy", lead.joints.reshape(60, 165))  # Duolando's pos3d layout
+    r = run_cli("follow", "--ckpt", duet_gpt_ckpt, "--leader", tmp_path / "Tango_05_1_01.npy", "--music", song,
+                "--out", tmp_path / "o", "--formats", "npz", "bvh", "--cache-dir", tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "joint positions only" in r.stderr
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["Tango_05_1_01_follower.bvh", "Tango_05_1_01_follower.npz", "Tango_05_1_01_leader.npz",
+                     "Tango_05_1_01_pair.npz"]
