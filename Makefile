@@ -34,6 +34,8 @@ demo: setup
 bench: setup
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_metrics.py
+	$(PY) bench/bench_generation.py --sizes quick paper --batches 1 16 --dtypes fp32
+	$(PY) bench/bench_follow.py --sizes quick paper
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache
