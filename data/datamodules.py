@@ -322,17 +322,21 @@ class WindowedDataset(Dataset, Generic[S]):
 
     def music(self, seq: S, start: int, stop: int) -> torch.Tensor:
         """Music frames ``[start - margin, stop + margin)`` ``(T + 2 margin, F)``, zeros outside the song."""
-        m = self.music_margin
-        music = seq.music
-        lo, hi = max(0, start - m), min(music.shape[0], stop + m)
-        out = np.zeros((stop - start + 2 * m, music.shape[1]), dtype=np.float32)
-        out[lo - (start - m):hi - (start - m)] = music[lo:hi]
-        return torch.from_numpy(out)
+        return music_window(seq.music, start, stop, self.music_margin)
 
     @property
     def num_frames(self) -> int:
         """Frames covered by the sequences (after cropping to the music)."""
         return sum(s.num_frames for s in self.sequences)
+
+
+def music_window(music: np.ndarray, start: int, stop: int, margin: int) -> torch.Tensor:
+    """Frames ``[start - margin, stop + margin)`` of a song's ``(T, F)`` features, zeros outside the song:
+    what every dataset's ``music`` is (and what an RL replay rebuilds a window's music from)."""
+    lo, hi = max(0, start - margin), min(music.shape[0], stop + margin)
+    out = np.zeros((stop - start + 2 * margin, music.shape[1]), dtype=np.float32)
+    out[lo - (start - margin):hi - (start - margin)] = music[lo:hi]
+    return torch.from_numpy(out)
 
 
 class SoloDataset(WindowedDataset[SoloSequence]):
@@ -868,7 +872,7 @@ class CameraDataModule(_WindowedDataModule):
 
 __all__ = [
     "WindowConfig", "MusicConfig", "LoaderConfig",
-    "window_starts", "build_window_index",
+    "window_starts", "build_window_index", "music_window",
     "DancerArrays", "SoloSequence", "DuetSequence", "CameraSequence",
     "WindowedDataset", "SoloDataset", "DuetDataset", "CameraDataset", "dancer_sample",
     "SongFeatures", "load_solo_sequences", "load_duet_sequences", "load_camera_sequences",

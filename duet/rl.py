@@ -10,8 +10,10 @@ followers are the policy's own) and:
    body against the body's travel (Duolando's term), foot skating, the partners' distance kept in a
    band, beat echo of the leader, and optionally the music's beats and the upper/lower orientation,
    each weighted in :class:`DuetRLConfig`;
-3. **replay**: the rollouts (their encoded conditions, tokens, rewards and the log-probabilities they
-   were sampled with) go into a replay memory of ``replay_size`` windows, and the update trains on the
+3. **replay**: the rollouts (which duet and where, their tokens, rewards and the log-probabilities they
+   were sampled with; no activations: the frozen encoders' conditions are rebuilt from the duet's music
+   and leader tokens when a window is replayed, so a paper-size memory of 2048 windows is a few MB, not
+   the 0.75 GB its conditions would be) go into a replay memory of ``replay_size`` windows, and the update trains on the
    new rollouts plus ``replay_batch`` windows drawn from the memory (Duolando replays its first epoch
    and five times its current rollouts with replacement, but with no critic and no importance weights);
 4. **update**: :func:`gpt.rl.actor_critic_loss`: a critic on the frozen base (value head initialised to
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 from data.errors import is_non_negative, is_positive_int
+from data.datamodules import music_window
 from data.geometry import absolute_joints
 from data.music import get_feature_set
 from duet.lightning import tokenize_duets, window_duet_tokens
@@ -107,10 +110,11 @@ class ReplayMemory:
         return len(self.items)
 
     def push(self, batch: Mapping[str, Any]) -> None:
-        """Store every row of a batch (``{key: (B, ...)}`` tensors, or dicts of them)."""
+        """Store every row of a batch (``{key: (B, ...)}`` tensors, dicts of them, or lists)."""
         B = int(batch["rewards"].shape[0])
+        row = lambda v, b: v[b].detach().cpu() if torch.is_tensor(v) else v[b]  # noqa: E731
         for b in range(B):
-            item = {k: ({s: t[b].detach().cpu() for s, t in v.items()} if isinstance(v, Mapping) else v[b].detach().cpu())
+            item = {k: ({s: row(t, b) for s, t in v.items()} if isinstance(v, Mapping) else row(v, b))
                     for k, v in batch.items()}
             if len(self.items) < self.capacity:
                 self.items.append(item)
@@ -132,19 +136,21 @@ class ReplayMemory:
 
 
 def stack_items(items: list[Mapping[str, Any]], device: torch.device) -> dict[str, Any]:
-    """Replayed windows -> one batch ``{key: (k, ...)}`` (dicts of tensors stacked per entry)."""
+    """Replayed windows -> one batch ``{key: (k, ...)}`` (tensors stacked, dicts per entry, others listed)."""
     out: dict[str, Any] = {}
     for key, v in items[0].items():
         if isinstance(v, Mapping):
             out[key] = {s: torch.stack([it[key][s] for it in items]).to(device) for s in v}
-        else:
+        elif torch.is_tensor(v):
             out[key] = torch.stack([it[key] for it in items]).to(device)
+        else:
+            out[key] = [it[key] for it in items]
     return out
 
 
 def concat(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: ({s: torch.cat([v[s], b[k][s]]) for s in v} if isinstance(v, Mapping) else torch.cat([v, b[k]]))
-            for k, v in a.items()}
+    join = lambda x, y: torch.cat([x, y]) if torch.is_tensor(x) else list(x) + list(y)  # noqa: E731
+    return {k: ({s: join(v[s], b[k][s]) for s in v} if isinstance(v, Mapping) else join(v, b[k])) for k, v in a.items()}
 
 
 def follower_rewards(tokenizer, translation, rl: DuetRLConfig, tokens: Mapping[str, torch.Tensor], leader: torch.Tensor,
@@ -197,6 +203,8 @@ class DuetRLStage(Stage):
         self.tokenizer = self.translation = None
         self.memory = ReplayMemory(self.rl.replay_size)
         self._tables: dict[str, dict] = {}
+        self._songs: dict[str, np.ndarray] = {}
+        self._music_margin = 0
         self.save_hyperparameters({"gpt_checkpoint": self.init_path, "rl": asdict(self.rl),
                                    "optimizer": asdict(self.optim_config)})
 
@@ -227,7 +235,10 @@ class DuetRLStage(Stage):
             raise ValueError(f"the GPT's music encoder needs data.music_margin >= {need} frames (it is "
                              f"{dm.window.music_margin}): set data.init_args.music_margin: {need}")
         for split in dict.fromkeys(dm.splits.values()):
-            self._tables.update(tokenize_duets(self.tokenizer, self.translation, dm.sequences(split), skip=self._tables))
+            sequences = dm.sequences(split)
+            self._tables.update(tokenize_duets(self.tokenizer, self.translation, sequences, skip=self._tables))
+            self._songs.update({seq.name: seq.music for seq in sequences})  # replayed windows' music
+        self._music_margin = dm.window.music_margin
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -252,39 +263,57 @@ class DuetRLStage(Stage):
         return follower_rewards(self.tokenizer, self.translation, self.rl, tokens, leader, music_beats)
 
     # -- the step ------------------------------------------------------------------------------------
-    def rollout(self, batch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """The policy's followers for a batch of windows: what the update and the memory need
-        (``music``, ``leader`` conditions, ``tokens``, ``rewards``, ``behaviour_logp``) and each reward term."""
+    def conditions(self, names, first_tokens, music: torch.Tensor, num_tokens: int) -> dict[str, torch.Tensor]:
+        """The frozen encoders' music and leader streams ``(B, N, D)`` of windows, from their music
+        ``(B, T + 2m, F)`` and their duets' whole leader tokens."""
+        _, lead, reach = window_duet_tokens(self.gpt, self._tables, names, first_tokens, num_tokens, music.device)
+        margin = (music.shape[1] - num_tokens * self.gpt.config.frames_per_token) // 2
+        with torch.no_grad():
+            return {"music": self.gpt.music_tokens(music, num_tokens=num_tokens, margin=margin),
+                    "leader": self.gpt.leader_tokens(lead, num_tokens=num_tokens, margin=reach)}
+
+    def rollout(self, batch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict]:
+        """The policy's followers for a batch of windows: what the memory keeps (``name``, ``first``
+        token, ``tokens``, ``rewards``, ``behaviour_logp``: the conditions are recomputed from the data
+        when replayed, so the memory holds no activations), each reward term, and the conditions."""
         music = batch["music"]  # (B, T + 2m, F)
         T = batch["leader_joints"].shape[1]
         f = self.gpt.config.frames_per_token
         N = T // f
         first = [int(s) // f for s in (batch["start"].tolist() if torch.is_tensor(batch["start"]) else batch["start"])]
-        _, lead, reach = window_duet_tokens(self.gpt, self._tables, batch["name"], first, N, music.device)
-        margin = (music.shape[1] - T) // 2
-        with torch.no_grad():
-            cond = {"music": self.gpt.music_tokens(music, num_tokens=N, margin=margin),
-                    "leader": self.gpt.leader_tokens(lead, num_tokens=N, margin=reach)}
+        cond = self.conditions(batch["name"], first, music, N)
         gen = generate(self.gpt, cond, N, SamplingConfig(temperature=self.rl.temperature))  # the global RNG
         leader = absolute_joints(batch["leader_joints"], batch["leader_root_vel"], batch["leader_root_start"])
+        margin = (music.shape[1] - T) // 2
         beat_channel = get_feature_set(self.hparams["feature_set"]).beat_channel
         music_beats = (music[:, margin:margin + T, beat_channel] > 0.5).cpu().numpy()
         rewards = self.rewards(gen.tokens, leader, music_beats)
-        rollout = {"music": cond["music"], "leader": cond["leader"], "tokens": gen.tokens,
+        rollout = {"name": list(batch["name"]), "first": torch.tensor(first, device=music.device), "tokens": gen.tokens,
                    "rewards": rewards["total"], "behaviour_logp": sum(gen.logp.values())}
-        return rollout, rewards
+        return rollout, rewards, cond
+
+    def replayed_conditions(self, items: Mapping[str, Any], num_tokens: int, device) -> dict[str, torch.Tensor]:
+        """The conditions of replayed windows, rebuilt from their duets' music and leader tokens (the
+        encoders are frozen, so they are the ones the rollout saw)."""
+        f, m = self.gpt.config.frames_per_token, self._music_margin
+        first = items["first"].tolist()
+        music = torch.stack([music_window(self._songs[n], k * f, (k + num_tokens) * f, m)
+                             for n, k in zip(items["name"], first)]).to(device)
+        return self.conditions(items["name"], first, music, num_tokens)
 
     def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
-        fresh, rewards = self.rollout(batch)
-        B = fresh["rewards"].shape[0]
+        fresh, rewards, cond = self.rollout(batch)
+        B, N = fresh["rewards"].shape
         train = stage == "train"
         data = fresh
         if train:
             replayed = self.memory.sample(self.rl.replay_batch)
             self.memory.push(fresh)
             if replayed:
-                data = concat(fresh, stack_items(replayed, fresh["rewards"].device))
-        cond = {"music": data["music"], "leader": data["leader"]}
+                old = stack_items(replayed, fresh["rewards"].device)
+                data = concat(fresh, old)
+                past = self.replayed_conditions(old, N, fresh["rewards"].device)
+                cond = {k: torch.cat([cond[k], past[k]]) for k in cond}
         terms = teacher_forced(self.gpt, self.reference, self.critic, cond, data["tokens"], self.rl.temperature)
         out = actor_critic_loss(terms, data["rewards"], self.rl, behaviour_logp=data["behaviour_logp"], clip=self.rl.clip)
         loss = out.pop("loss")

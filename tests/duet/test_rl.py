@@ -73,6 +73,15 @@ def test_rl_trains_the_head_replays_rollouts_and_saves_its_memory(duet_gpt_ckpt,
     frozen = ("transformer.blocks.0.", "leader_in.", "leader_encoder.", "music_encoder.", "music_in.", "token_embedding.")
     assert not any(k.startswith(frozen) for k in changed)
     assert len(stage.memory) == 6  # 4 steps x 2 windows, capped at 6
+    item = stage.memory.items[0]
+    assert set(item) == {"name", "first", "tokens", "rewards", "behaviour_logp"}  # no activations kept
+    # a replayed window's conditions are rebuilt exactly as its rollout computed them
+    batch = next(iter(data.train_dataloader()))
+    first, N = (batch["start"] // 4).tolist(), batch["leader_joints"].shape[1] // 4
+    fresh = stage.conditions(batch["name"], first, batch["music"], N)
+    rebuilt = stage.replayed_conditions({"name": batch["name"], "first": torch.tensor(first)}, N, "cpu")
+    for k in fresh:
+        torch.testing.assert_close(rebuilt[k], fresh[k])
     path = tmp_path / "rl.ckpt"
     trainer.save_checkpoint(path)
     ckpt = torch.load(path, weights_only=True)
