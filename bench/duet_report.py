@@ -43,7 +43,7 @@ from data.geometry import rotate_about_y, to_heading_frame  # noqa: E402
 from data.motion import Motion  # noqa: E402
 from data.synth.duet import mirror_permutation, mirror_positions  # noqa: E402
 from duet.model import TRANSLATION  # noqa: E402
-from duet.pretrained import Follower  # noqa: E402
+from duet.pretrained import Follower, follower_sampling  # noqa: E402
 from gpt.sampling import SamplingConfig  # noqa: E402
 from metrics.evaluate import run_evaluate  # noqa: E402
 from tokenizer.translation import follower_offset  # noqa: E402
@@ -103,11 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     pairs = {n: reader.load_pair(n) for n in names}  # (leader, follower)
     music = {n: follower.music_features(reader.music_path(n)).features for n in names}
     nxt = {n: names[(i + 1) % len(names)] for i, n in enumerate(names)}
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p)
-    if args.translation_temperature is not None or args.translation_top_p is not None:
-        tr = SamplingConfig(args.temperature if args.translation_temperature is None else args.translation_temperature,
-                            args.top_k, args.top_p if args.translation_top_p is None else args.translation_top_p)
-        sampling = {**dict.fromkeys(follower.gpt.streams, sampling), TRANSLATION: tr}
+    sampling = follower_sampling(follower.gpt.streams, SamplingConfig(args.temperature, args.top_k, args.top_p),
+                                 args.translation_temperature, args.translation_top_p)
     g = lambda: torch.Generator().manual_seed(args.seed)  # noqa: E731  the same draws for every set
     followers: dict[str, dict[str, Motion]] = {}
     for s in args.sets:

@@ -40,22 +40,12 @@ from training.checkpoint import read_checkpoint  # noqa: E402
 
 
 @torch.no_grad()
-def conditions(follower: Follower, leader_tokens: dict, music: np.ndarray) -> dict[str, torch.Tensor]:
-    N = next(iter(leader_tokens.values())).shape[0]
-    x = torch.zeros(1, N * follower.stride, music.shape[1])
-    k = min(music.shape[0], N * follower.stride)
-    x[0, :k] = torch.as_tensor(music[:k])
-    return {"music": follower.gpt.music_tokens(x, num_tokens=N),
-            "leader": follower.gpt.leader_tokens({p: t[None] for p, t in leader_tokens.items()})}
-
-
-@torch.no_grad()
 def kl_per_step(after: Follower, before: Follower, leaders: list[dict], music: list, tokens: list[dict]) -> float:
     """Mean over steps of KL(after || before) (summed over streams) on ``after``'s own tokens."""
     total, steps = 0.0, 0
     for lt, m, t in zip(leaders, music, tokens):
-        prev = shift_right({s: v[None] for s, v in t.items()}, after.gpt.start_ids)
-        ca, cb = conditions(after, lt, m), conditions(before, lt, m)
+        prev = shift_right({s: v[None] for s, v in t.items()}, after.gpt.start_ids)  # (1, N) each
+        (ca, _), (cb, _) = after.conditions([lt], [m]), before.conditions([lt], [m])
         la = after.gpt(ca["music"], prev, leader=ca["leader"])
         lb = before.gpt(cb["music"], prev, leader=cb["leader"])
         for s in la:

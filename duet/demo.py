@@ -24,7 +24,7 @@ import numpy as np
 from data.datasets.dd100 import DD100Reader
 from data.formats import load_motion
 from metrics.duet import beat_echo_degree
-from tokenizer.demo import ROOT, fit_quick, relocated_config
+from tokenizer.demo import ROOT, fit_relocated
 
 
 def follow(ckpt: Path, leader: Path, song: Path, out: Path) -> None:
@@ -37,13 +37,10 @@ def duet_gpt_step(out: Path) -> tuple[dict, str]:
     """The demo step (see :mod:`demo`): quick interaction GPT + RL trained, followers for two leaders."""
     out = Path(out).resolve()
     summary: dict = {}
-    gpt_cfg = relocated_config("duet_gpt", out, "configs/quick/duet_gpt.yaml", "dd100",
-                               {"tokenizer": "duet_tokenizer", "translation": "duet_translation"})
-    print(f"[duet demo] python cli.py fit --config {out / 'configs' / 'duet_gpt.yaml'}", flush=True)
-    _, summary["duet_gpt_fit_s"] = fit_quick("duet_gpt", out, gpt_cfg)
-    rl_cfg = relocated_config("duet_rl", out, "configs/quick/duet_rl.yaml", "dd100", {"gpt": "duet_gpt"})
-    print(f"[duet demo] python cli.py fit --config {out / 'configs' / 'duet_rl.yaml'}", flush=True)
-    ckpt, summary["duet_rl_fit_s"] = fit_quick("duet_rl", out, rl_cfg)
+    _, summary["duet_gpt_fit_s"] = fit_relocated("duet_gpt", out, "dd100",
+                                                 {"tokenizer": "duet_tokenizer", "translation": "duet_translation"},
+                                                 "duet demo")
+    ckpt, summary["duet_rl_fit_s"] = fit_relocated("duet_rl", out, "dd100", {"gpt": "duet_gpt"}, "duet demo")
 
     start = time.perf_counter()
     reader = DD100Reader(out / "synth" / "dd100")

@@ -67,7 +67,7 @@ def run_follow(args: argparse.Namespace) -> int:
     from data.formats import save_motion
     from data.io import save_npz_atomic
     from data.render import render_video
-    from duet.pretrained import Follower
+    from duet.pretrained import Follower, follower_sampling
     from gpt.sampling import SamplingConfig
 
     check_sampling_args(args)
@@ -89,17 +89,12 @@ def run_follow(args: argparse.Namespace) -> int:
     leader.name = f"{name} (leader)"  # the labels in the video
     names = [f"{name}_{k}" if args.samples > 1 else name for k in range(args.samples)]
     steps = -(-leader.num_frames // follower.stride)
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p)
-    if args.translation_temperature is not None or args.translation_top_p is not None:
-        from duet.model import TRANSLATION
-
-        t = args.temperature if args.translation_temperature is None else args.translation_temperature
-        q = args.top_p if args.translation_top_p is None else args.translation_top_p
-        if t < 0 or not 0 < q <= 1:
-            raise InputError(None, f"--translation-temperature {t} --translation-top-p {q}",
-                             "use a temperature >= 0 and 0 < top-p <= 1")
-        sampling = {**dict.fromkeys(follower.gpt.streams, sampling),
-                    TRANSLATION: SamplingConfig(t, args.top_k, q)}
+    try:
+        sampling = follower_sampling(follower.gpt.streams, SamplingConfig(args.temperature, args.top_k, args.top_p),
+                                     args.translation_temperature, args.translation_top_p)
+    except ValueError:
+        raise InputError(None, f"--translation-temperature {args.translation_temperature} --translation-top-p "
+                               f"{args.translation_top_p}", "use a temperature >= 0 and 0 < top-p <= 1") from None
     with tqdm(total=steps, desc=f"following {args.samples} x {steps} steps", unit="step", disable=None) as bar:
         dances = follower.follow([leader] * args.samples, [music] * args.samples, sampling,
                                  generator=torch.Generator().manual_seed(args.seed),

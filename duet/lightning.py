@@ -57,6 +57,16 @@ def window_duet_tokens(gpt: DuetGPT, tables: Mapping[str, dict], names, first_to
     return follower, leader, margin
 
 
+def window_conditions(gpt: DuetGPT, leader: Mapping[str, torch.Tensor], leader_margin: int, music: torch.Tensor,
+                      num_tokens: int) -> dict[str, torch.Tensor]:
+    """The condition streams of windows, ``{"music", "leader"}`` ``(B, N, D)`` each: the music tokens of
+    the windows' frames ``(B, T + 2m, F)`` and the leader tokens of :func:`window_duet_tokens`'s leader
+    cut (``leader_margin`` tokens of context either side)."""
+    margin = (music.shape[1] - num_tokens * gpt.config.frames_per_token) // 2
+    return {"music": gpt.music_tokens(music, num_tokens=num_tokens, margin=margin),
+            "leader": gpt.leader_tokens(leader, num_tokens=num_tokens, margin=leader_margin)}
+
+
 class DuetGPTStage(SoloGPTStage):
     """Trains the interaction GPT over the frozen duet and translation tokenizers.
 
@@ -135,18 +145,12 @@ class DuetGPTStage(SoloGPTStage):
         B, T = batch["leader_joints"].shape[:2]
         N = T // self.config.frames_per_token
         follower, leader, margin = self.duet_tokens(batch["name"], batch["start"], N, music.device)
-        music_tokens = self.gpt.music_tokens(music, num_tokens=N, margin=(music.shape[1] - T) // 2)  # (B, N, D)
-        leader_tokens = self.gpt.leader_tokens(leader, num_tokens=N, margin=margin)  # (B, N, D)
-        logits = self.gpt(music_tokens, shift_right(follower, self.gpt.start_ids), leader=leader_tokens)
+        cond = window_conditions(self.gpt, leader, margin, music, N)  # (B, N, D) each
+        logits = self.gpt(cond["music"], shift_right(follower, self.gpt.start_ids), leader=cond["leader"])
         return token_loss(logits, follower)
 
     def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
-        out = self.losses(batch)
-        B = batch["music"].shape[0]
-        sync = stage != "train"
-        self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=B, sync_dist=sync)
-        self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=B, sync_dist=sync)
-        return out["loss"]
+        return self.log_losses(self.losses(batch), stage, batch["music"].shape[0])
 
 
-__all__ = ["DuetGPTStage", "tokenize_duets", "window_duet_tokens"]
+__all__ = ["DuetGPTStage", "tokenize_duets", "window_duet_tokens", "window_conditions"]

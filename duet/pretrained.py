@@ -23,7 +23,7 @@ import torch
 from data.errors import InputError
 from data.motion import Motion
 from duet.model import TRANSLATION, DuetGPT, DuetGPTConfig
-from gpt.pretrained import SoloDancer
+from gpt.pretrained import PretrainedGPT
 from gpt.sampling import SamplingConfig, generate
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer
 from tokenizer.translation import follower_offset, follower_root
@@ -43,6 +43,17 @@ def follow_hparams(gpt: DuetGPTConfig, tokenizer: Tokenizer | None, translation:
             "fps": None if tokenizer is None else float(tokenizer.fps), "task": "duet"}
 
 
+def follower_sampling(streams, sampling: SamplingConfig, translation_temperature: float | None = None,
+                      translation_top_p: float | None = None) -> SamplingConfig | dict[str, SamplingConfig]:
+    """``sampling`` for every stream, or per stream with the relative translation's own temperature
+    and / or top-p (the other settings shared) when either is given."""
+    if translation_temperature is None and translation_top_p is None:
+        return sampling
+    own = SamplingConfig(sampling.temperature if translation_temperature is None else translation_temperature,
+                         sampling.top_k, sampling.top_p if translation_top_p is None else translation_top_p)
+    return {**dict.fromkeys(streams, sampling), TRANSLATION: own}
+
+
 @dataclass
 class FollowerDance:
     """One generated follower: its tokens and the decoded, placed motion."""
@@ -52,7 +63,7 @@ class FollowerDance:
     motion: Motion
 
 
-class Follower(SoloDancer):
+class Follower(PretrainedGPT):
     """Leader + music -> the follower, batched over duets.
 
     Args:
@@ -94,21 +105,15 @@ class Follower(SoloDancer):
         return self.tokenizer.encode(leader)
 
     @torch.no_grad()
-    def generate_tokens(self, leaders: Sequence[Mapping[str, torch.Tensor]], music: Sequence[torch.Tensor | np.ndarray],
-                        sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *,
-                        generator: torch.Generator | None = None,
-                        use_cache: bool = True, recompute_steps: int | None = None, progress=None
-                        ) -> list[dict[str, torch.Tensor]]:
-        """The follower's tokens for each duet (one batch; any lengths, padded to the longest).
+    def conditions(self, leaders: Sequence[Mapping[str, torch.Tensor]], music: Sequence[torch.Tensor | np.ndarray]
+                   ) -> tuple[dict[str, torch.Tensor], list[int]]:
+        """The condition streams ``{"music", "leader"}`` ``(B, N, D)`` of whole duets (one batch, padded
+        to the longest: no music and "no leader" past a duet's end), and each duet's length in tokens.
 
         Args:
             leaders: per duet the leader's ``{part: (N_i,)}`` tokens.
             music: per duet ``(T_i, F)`` features at the motion fps, ``T_i >= N_i * stride`` frames
                 (what is past the leader's end is not used).
-            sampling, generator, use_cache, recompute_steps, progress: see :func:`gpt.sampling.generate`
-                (``sampling`` may be per stream).
-        Returns:
-            per duet ``{stream: (N_i,)}``: every step of the leader, none missing.
         """
         c = self.config
         lengths = [int(next(iter(t.values())).shape[-1]) for t in leaders]
@@ -126,6 +131,25 @@ class Follower(SoloDancer):
         dev = self.device
         cond = {"music": self.gpt.music_tokens(batch_music.to(dev), num_tokens=N),  # (B, N, D)
                 "leader": self.gpt.leader_tokens({p: t.to(dev) for p, t in batch_leader.items()})}  # (B, N, D)
+        return cond, lengths
+
+    @torch.no_grad()
+    def generate_tokens(self, leaders: Sequence[Mapping[str, torch.Tensor]], music: Sequence[torch.Tensor | np.ndarray],
+                        sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *,
+                        generator: torch.Generator | None = None,
+                        use_cache: bool = True, recompute_steps: int | None = None, progress=None
+                        ) -> list[dict[str, torch.Tensor]]:
+        """The follower's tokens for each duet (one batch; any lengths, padded to the longest).
+
+        Args:
+            leaders, music: as for :meth:`conditions`.
+            sampling, generator, use_cache, recompute_steps, progress: see :func:`gpt.sampling.generate`
+                (``sampling`` may be per stream).
+        Returns:
+            per duet ``{stream: (N_i,)}``: every step of the leader, none missing.
+        """
+        cond, lengths = self.conditions(leaders, music)
+        N = max(lengths)
         out = generate(self.gpt, cond, N, sampling, generator=generator, use_cache=use_cache,
                        recompute_steps=recompute_steps, progress=progress)
         return [{s: out.tokens[s][i, :n].cpu() for s in self.gpt.streams} for i, n in enumerate(lengths)]
@@ -164,4 +188,4 @@ class Follower(SoloDancer):
         return [FollowerDance(t, self.place(t, m, name=n, music=m.music)) for t, m, n in zip(tokens, leaders, names)]
 
 
-__all__ = ["Follower", "FollowerDance", "follow_hparams", "STAGE"]
+__all__ = ["Follower", "FollowerDance", "follow_hparams", "follower_sampling", "STAGE"]

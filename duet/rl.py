@@ -40,7 +40,7 @@ from data.errors import is_non_negative, is_positive_int
 from data.datamodules import music_window
 from data.geometry import absolute_joints
 from data.music import get_feature_set
-from duet.lightning import tokenize_duets, window_duet_tokens
+from duet.lightning import tokenize_duets, window_conditions, window_duet_tokens
 from duet.model import TRANSLATION, DuetGPT
 from duet.pretrained import Follower, follow_hparams
 from duet.rewards import distance_reward, echo_reward, travel_reward
@@ -267,10 +267,8 @@ class DuetRLStage(Stage):
         """The frozen encoders' music and leader streams ``(B, N, D)`` of windows, from their music
         ``(B, T + 2m, F)`` and their duets' whole leader tokens."""
         _, lead, reach = window_duet_tokens(self.gpt, self._tables, names, first_tokens, num_tokens, music.device)
-        margin = (music.shape[1] - num_tokens * self.gpt.config.frames_per_token) // 2
         with torch.no_grad():
-            return {"music": self.gpt.music_tokens(music, num_tokens=num_tokens, margin=margin),
-                    "leader": self.gpt.leader_tokens(lead, num_tokens=num_tokens, margin=reach)}
+            return window_conditions(self.gpt, lead, reach, music, num_tokens)
 
     def rollout(self, batch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict]:
         """The policy's followers for a batch of windows: what the memory keeps (``name``, ``first``

@@ -23,7 +23,7 @@ import numpy as np
 from data.datasets.aistpp import AISTPPReader, parse_sequence_name
 from data.formats import load_motion
 from metrics.beat import bailando_bas
-from tokenizer.demo import ROOT, fit_quick, relocated_config
+from tokenizer.demo import ROOT, fit_relocated
 
 SONGS = 2
 
@@ -32,12 +32,8 @@ def gpt_step(out: Path) -> tuple[dict, str]:
     """The demo step (see :mod:`demo`): quick solo GPT + RL trained, dances to held-out songs."""
     out = Path(out).resolve()
     summary: dict = {}
-    gpt_cfg = relocated_config("solo_gpt", out, "configs/quick/solo_gpt.yaml", "aistpp", {"tokenizer": "solo_tokenizer"})
-    print(f"[gpt demo] python cli.py fit --config {out / 'configs' / 'solo_gpt.yaml'}", flush=True)
-    _, summary["solo_gpt_fit_s"] = fit_quick("solo_gpt", out, gpt_cfg)
-    rl_cfg = relocated_config("solo_rl", out, "configs/quick/solo_rl.yaml", "aistpp", {"gpt": "solo_gpt"})
-    print(f"[gpt demo] python cli.py fit --config {out / 'configs' / 'solo_rl.yaml'}", flush=True)
-    ckpt, summary["solo_rl_fit_s"] = fit_quick("solo_rl", out, rl_cfg)
+    _, summary["solo_gpt_fit_s"] = fit_relocated("solo_gpt", out, "aistpp", {"tokenizer": "solo_tokenizer"}, "gpt demo")
+    ckpt, summary["solo_rl_fit_s"] = fit_relocated("solo_rl", out, "aistpp", {"gpt": "solo_gpt"}, "gpt demo")
 
     start = time.perf_counter()
     rows = dance_held_out(out, ckpt)

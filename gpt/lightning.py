@@ -192,10 +192,15 @@ class SoloGPTStage(Stage):
         if self.training and self.config.genre_dropout > 0:
             genre = genre.masked_fill(torch.rand(B, device=genre.device) < self.config.genre_dropout, 0)
         logits = self.gpt(music_tokens, shift_right(tokens, self.gpt.start_token), genre[:, None].expand(B, N))
-        out = token_loss(logits, tokens)
+        return self.log_losses(token_loss(logits, tokens), stage, B)
+
+    def log_losses(self, out: Mapping[str, torch.Tensor], stage: StageName, batch: int) -> torch.Tensor:
+        """Log :func:`gpt.solo.token_loss`'s terms under ``stage`` (synced across ranks outside training)
+        and return the total."""
         sync = stage != "train"
-        self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=B, sync_dist=sync)
-        self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=B, sync_dist=sync)
+        self.log(f"{stage}/loss", out["loss"], prog_bar=True, batch_size=batch, sync_dist=sync)
+        self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=batch,
+                      sync_dist=sync)
         return out["loss"]
 
 

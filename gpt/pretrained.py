@@ -48,7 +48,56 @@ class SoloDance:
     motion: Motion
 
 
-class SoloDancer(torch.nn.Module):
+class PretrainedGPT(torch.nn.Module):
+    """What every trained generator needs at inference, whatever it conditions on: a GPT on
+    :class:`gpt.solo.SoloGPT`'s layout, its tokenizer and music feature set; its facts, device, weight
+    precision and the song's features. :class:`SoloDancer` and :class:`duet.pretrained.Follower` add
+    their own generation.
+
+    Args:
+        gpt: the GPT (config and weights).
+        tokenizer: its tokenizer.
+        feature_set: the music feature set the GPT was trained on.
+    """
+
+    def __init__(self, gpt: SoloGPT, tokenizer: Tokenizer, feature_set: str) -> None:
+        super().__init__()
+        self.gpt, self.tokenizer, self.feature_set = gpt.eval(), tokenizer.eval(), feature_set
+
+    @property
+    def config(self) -> SoloGPTConfig:
+        return self.gpt.config
+
+    @property
+    def fps(self) -> float:
+        return self.tokenizer.fps
+
+    @property
+    def stride(self) -> int:
+        return self.config.frames_per_token
+
+    @property
+    def device(self) -> torch.device:
+        return self.gpt.music_mean.device
+
+    def set_precision(self, precision: str):
+        """``"32"`` or ``"bf16"`` GPT weights (and KV cache); the music statistics and the tokenizer
+        stay float32. Returns ``self``."""
+        if precision not in ("32", "bf16"):
+            raise ValueError(f"precision must be '32' or 'bf16', got {precision!r}")
+        stats = self.gpt.music_mean.float(), self.gpt.music_std.float()
+        self.gpt.to(torch.bfloat16 if precision == "bf16" else torch.float32)
+        self.gpt.music_mean.data, self.gpt.music_std.data = stats
+        return self
+
+    def music_features(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+        """The song's :class:`data.music.MusicFeatures` in the GPT's feature set at the motion fps."""
+        from data.music import compute_features
+
+        return compute_features(path, fps=self.fps, feature_set=self.feature_set, cache_dir=cache_dir)
+
+
+class SoloDancer(PretrainedGPT):
     """Music -> dance, batched over songs and samples.
 
     Args:
@@ -60,8 +109,7 @@ class SoloDancer(torch.nn.Module):
 
     def __init__(self, gpt: SoloGPT, tokenizer: Tokenizer, feature_set: str,
                  root_start: Sequence[float] = (0.0, 0.9, 0.0)) -> None:
-        super().__init__()
-        self.gpt, self.tokenizer, self.feature_set = gpt.eval(), tokenizer.eval(), feature_set
+        super().__init__(gpt, tokenizer, feature_set)
         self.root_start = torch.tensor([float(v) for v in root_start])
 
     @classmethod
@@ -80,39 +128,6 @@ class SoloDancer(torch.nn.Module):
         tokenizer = Tokenizer(hp["tokenizer_config"])
         tokenizer.model.load_state_dict(sub_state(state, "tokenizer.model."), strict=True)
         return cls(gpt, tokenizer, hp["feature_set"], hp.get("root_start") or (0.0, 0.9, 0.0))
-
-    # -- facts ---------------------------------------------------------------------------------------
-    @property
-    def config(self) -> SoloGPTConfig:
-        return self.gpt.config
-
-    @property
-    def fps(self) -> float:
-        return self.tokenizer.fps
-
-    @property
-    def stride(self) -> int:
-        return self.config.frames_per_token
-
-    @property
-    def device(self) -> torch.device:
-        return self.gpt.music_mean.device
-
-    def set_precision(self, precision: str) -> "SoloDancer":
-        """``"32"`` or ``"bf16"`` GPT weights (and KV cache); the music statistics and the tokenizer
-        stay float32."""
-        if precision not in ("32", "bf16"):
-            raise ValueError(f"precision must be '32' or 'bf16', got {precision!r}")
-        stats = self.gpt.music_mean.float(), self.gpt.music_std.float()
-        self.gpt.to(torch.bfloat16 if precision == "bf16" else torch.float32)
-        self.gpt.music_mean.data, self.gpt.music_std.data = stats
-        return self
-
-    def music_features(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
-        """The song's :class:`data.music.MusicFeatures` in the GPT's feature set at the motion fps."""
-        from data.music import compute_features
-
-        return compute_features(path, fps=self.fps, feature_set=self.feature_set, cache_dir=cache_dir)
 
     # -- generation ----------------------------------------------------------------------------------
     @torch.no_grad()

@@ -148,8 +148,8 @@ def _slice(condition: Mapping[str, torch.Tensor], lo: int, hi: int) -> dict[str,
 
 
 def generate(model: StepModel, condition: Mapping[str, torch.Tensor], num_steps: int,
-             sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *, prompt: Mapping[str, torch.Tensor] | None = None,
-             generator: torch.Generator | None = None, use_cache: bool = True, recompute_steps: int | None = None,
+             sampling: SamplingConfig | Mapping[str, SamplingConfig] = SamplingConfig(), *,
+             prompt: Mapping[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, use_cache: bool = True, recompute_steps: int | None = None,
              progress=None) -> Generated:
     """Sample ``num_steps`` steps of every stream of ``model``.
 

@@ -83,6 +83,15 @@ def fit_quick(name: str, out: Path, config: dict | None = None) -> tuple[Path, f
     return ckpt, seconds
 
 
+def fit_relocated(name: str, out: Path, corpus: str, model_paths: dict[str, str], tag: str) -> tuple[Path, float]:
+    """``configs/quick/<name>.yaml`` relocated under ``out`` (:func:`relocated_config`, its earlier
+    checkpoints named by ``model_paths``) and fitted (:func:`fit_quick`), the command printed first
+    under ``[tag]``; returns (last checkpoint, seconds)."""
+    config = relocated_config(name, out, f"configs/quick/{name}.yaml", corpus, model_paths)
+    print(f"[{tag}] python cli.py fit --config {out / 'configs' / (name + '.yaml')}", flush=True)
+    return fit_quick(name, out, config)
+
+
 def _shifted(motion, offset: np.ndarray, name: str):
     root = None if motion.root is None else motion.root + offset
     return replace(motion, joints=motion.joints + offset, root=root, name=name)
