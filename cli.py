@@ -8,10 +8,11 @@ Training stages run through LightningCLI::
 Tool commands need no Trainer and are dispatched before Lightning is imported (so they start fast)::
 
     python cli.py features SONG... --fps 60 --set bailando438 --out DIR
-    python cli.py convert IN --to bvh|npz|aistpp --out FILE
+    python cli.py convert IN --to bvh|npz|aistpp|vmd --out FILE [--arm-angle DEG] [--model-name NAME]
     python cli.py render MOTION [MOTION] [--music SONG] --out FILE.mp4
     python cli.py dance --ckpt CKPT --music SONG... --out DIR [--genre G] [--seed-motion FILE] [--samples N] ...
     python cli.py follow --ckpt CKPT --leader MOTION --music SONG --out DIR [--samples N] ...
+    python cli.py camera --ckpt CKPT --music SONG --dance MOTION --out DIR [--steps N] [--aspect W:H]
     python cli.py demo --out DIR
     python cli.py synth --out DIR [--preset quick|full] [--seed N]
     python cli.py evaluate --task solo|duet|camera --pred DIR --gt DIR [--protocol NAME] [--out FILE.json]
@@ -51,8 +52,23 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from data.errors import InputError
     from data.formats import load_motion, save_motion
 
+    from camera.film import dance_vmd_config, dance_vmd_options
+
+    vmd_options = dance_vmd_options(args)
+    if args.to != "vmd" and vmd_options:
+        raise InputError(None, f"{', '.join(vmd_options)} only apply to --to vmd",
+                         f"drop them, or write --to vmd instead of --to {args.to}")
+    if args.to == "vmd":
+        from camera.retarget import motion_to_vmd
+        from camera.vmd import write_vmd
+
+        config = dance_vmd_config(args)
+        motion = load_motion(args.input)
+        print(write_vmd(motion_to_vmd(motion, config, source=args.input), args.out))
+        return 0
     motion = load_motion(args.input)
     print(save_motion(motion, args.out, args.to))
     return 0
@@ -78,6 +94,12 @@ def _follow(args: argparse.Namespace) -> int:
     from duet.follow import run_follow
 
     return run_follow(args)
+
+
+def _camera(args: argparse.Namespace) -> int:
+    from camera.film import run_camera
+
+    return run_camera(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -120,11 +142,16 @@ def _tool_parser() -> argparse.ArgumentParser:
                    help="feature cache (default $PASDEUX_CACHE or ~/.cache/pasdeux/features)")
     p.set_defaults(func=_features)
 
-    p = sub.add_parser("convert", help="convert a motion between npz, AIST++ pkl, DD100 npy and BVH",
-                       description="Read IN (.npz, AIST++ .pkl, DD100 .npy, .bvh) and write it as --to.")
+    p = sub.add_parser("convert", help="convert a motion between npz, AIST++ pkl, DD100 npy and BVH, or to MMD's VMD",
+                       description="Read IN (.npz, AIST++ .pkl, DD100 .npy, .bvh) and write it as --to. vmd: "
+                                   "MikuMikuDance bone keys for a standard MMD model at 30 fps (smpl24 / smplx55 "
+                                   "motions with rotations; see camera/retarget.py), with leg IK switched off.")
     p.add_argument("input", type=Path, metavar="IN")
-    p.add_argument("--to", required=True, choices=("bvh", "npz", "aistpp"), help="output format")
+    p.add_argument("--to", required=True, choices=("bvh", "npz", "aistpp", "vmd"), help="output format")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    from camera.film import add_dance_vmd_arguments
+
+    add_dance_vmd_arguments(p, "vmd only: ")
     p.set_defaults(func=_convert)
 
     p = sub.add_parser("render", help="skeleton preview video (one or two dancers), with the song",
@@ -156,6 +183,16 @@ def _tool_parser() -> argparse.ArgumentParser:
                                    "{npz,bvh}, <name>_pair.npz and a two-dancer <name>.mp4 with the song.")
     follow_arguments(p)
     p.set_defaults(func=_follow)
+
+    from camera.film import add_arguments as camera_arguments
+
+    p = sub.add_parser("camera", help="a camera for a dance and its song, from a trained camera model, for MMD",
+                       description="Film every frame of the dance (npz, AIST++ pkl, BVH, DD100 npy or DCM json, any "
+                                   "fps) and write DIR/camera.vmd (sparse MMD keys), dance.vmd (MMD bones), "
+                                   "camera.json (per frame), camera.npz and camera.mp4 (through the camera, with "
+                                   "the song).")
+    camera_arguments(p)
+    p.set_defaults(func=_camera)
 
     p = sub.add_parser("demo", help="the main job on embedded synthetic data (what `make demo` runs)")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
@@ -198,7 +235,7 @@ def _tool_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TOOL_COMMANDS = ("features", "convert", "render", "dance", "follow", "demo", "evaluate", "synth")
+TOOL_COMMANDS = ("features", "convert", "render", "dance", "follow", "camera", "demo", "evaluate", "synth")
 
 
 def run_tool(argv: list[str]) -> int:

@@ -203,8 +203,19 @@ def bone_interpolation(curves) -> bytes:
 
 def parse_bone_interpolation(raw: bytes) -> tuple[Curve, ...]:
     """Channel ``k``'s curve from row ``k`` (bytes ``16 k + (0, 4, 8, 12)``): MMD reuses bytes 2 and 3 of
-    row 0 as flags, so row 0 is only trusted for channel X."""
-    return tuple(Curve(raw[16 * k], raw[16 * k + 4], raw[16 * k + 8], raw[16 * k + 12]) for k in range(4))
+    row 0 as flags, so row 0 is only trusted for channel X. Writers that fill row 0 alone (pypmxvmd,
+    after Nuthouse01's layout, which keeps Z's and R's x1 at bytes 17 and 18, where row 1 has them in
+    MMD's layout too) leave a channel's bytes in its own row zero: such a channel is read from row 0,
+    Z's and R's x1 from row 1 (an all-zero curve is linear either way)."""
+    curves = []
+    for k in range(4):
+        own = [raw[16 * k + 4 * i] for i in range(4)]
+        if k == 0 or any(own):
+            curves.append(Curve(*own))
+        else:
+            x1 = raw[k] if k == 1 else raw[16 + k - 1]  # row 1 is row 0 shifted left by one byte
+            curves.append(Curve(x1, raw[k + 4], raw[k + 8], raw[k + 12]))
+    return tuple(curves)
 
 
 _BONE = struct.Struct("<15sI3f4f64s")

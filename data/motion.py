@@ -91,6 +91,12 @@ class Motion:
                        root=cut(self.root))
 
 
+def floor_height(joints: np.ndarray, percentile: float = 5.0) -> float:
+    """The floor under a motion: the ``percentile`` over frames of each frame's lowest joint height
+    (``joints`` (T, J, 3), y up), robust to a jump or a glitchy frame."""
+    return float(np.percentile(np.asarray(joints)[:, :, 1].min(axis=1), percentile))
+
+
 def resample(motion: Motion, fps: float) -> Motion:
     """``motion`` at another frame rate over the same time span: frame ``k`` is time ``k / fps``;
     positions and the root translation are interpolated linearly, rotations along the geodesic

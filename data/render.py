@@ -33,7 +33,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -427,51 +427,71 @@ def render_video(motions: Sequence[Motion] | Motion, out: str | os.PathLike,
     Returns:
         ``out`` as a :class:`Path`.
     """
-    import imageio_ffmpeg
-    from tqdm import tqdm
-
     motions = _check_motions(motions)
-    out = Path(out)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(out, f"cannot write a video with suffix '{out.suffix}'",
-                         f"name the output {out.stem}.mp4")
     if not size >= 64:
         raise InputError(None, f"video size {size} px is too small", "use --size 64 or more")
     if fps is None:
         fps = min(max(m.fps for m in motions), MAX_DEFAULT_FPS)
     if not (np.isfinite(fps) and fps > 0):
         raise InputError(None, f"video fps {fps} is not a positive number", "use e.g. --fps 30")
-    if music is not None:
-        check_audio(music)  # before drawing a single frame
+    out = check_video_args(out, music)  # before drawing a single frame
 
     n = video_frame_count(motions, fps)
     times = np.arange(n) / fps  # (N,) seconds
     scene = _Scene(motions, times, size, title, fps=fps)
-    duration = n / fps
     try:
-        with atomic_output(out) as tmp:
-            # veryfast: flat stick figures encode faster than with x264's default preset at about
-            # the same file size; "-t" cuts the song to the video.
-            output_params = ["-preset", "veryfast", "-t", f"{duration:.6f}", "-movflags", "+faststart"]
-            writer = imageio_ffmpeg.write_frames(
-                str(tmp), (scene.W, scene.H), fps=fps, pix_fmt_out="yuv420p", quality=6,
-                macro_block_size=2, ffmpeg_log_level="error", output_params=output_params,
-                audio_path=None if music is None else str(music),
-                audio_codec=None if music is None else "aac")
-            writer.send(None)
-            try:
-                for k in tqdm(range(n), desc=f"render {out.name}", unit="frame", disable=(
-                        None if progress is None else not progress), leave=False):
-                    writer.send(scene.draw(k))
-            finally:
-                writer.close()  # waits for ffmpeg to finish the file (or clean up after an error)
-            # write_frames does not report ffmpeg's exit status: check the result instead.
-            info = probe_media(tmp)
-            if not info.video or (music is not None and not info.audio):
-                raise RuntimeError(f"ffmpeg did not write a complete video to {out} "
-                                   f"(video stream: {info.video}, audio stream: {info.audio})")
+        return encode_video(out, (scene.W, scene.H), fps, n, scene.draw, music=music, progress=progress)
     finally:
         scene.close()
+
+
+def check_video_args(out: str | os.PathLike, music: str | os.PathLike | None) -> Path:
+    """The checks every renderer makes before drawing a frame: a video suffix, a readable song."""
+    out = Path(out)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(out, f"cannot write a video with suffix '{out.suffix}'",
+                         f"name the output {out.stem}.mp4")
+    if music is not None:
+        check_audio(music)
+    return out
+
+
+def encode_video(out: str | os.PathLike, size: tuple[int, int], fps: float, num_frames: int,
+                 draw: Callable[[int], np.ndarray], music: str | os.PathLike | None = None,
+                 progress: bool | None = None) -> Path:
+    """Encode ``draw(k)`` ((H, W, 3) uint8 frames, k = 0 .. num_frames - 1) as an H.264 video at
+    ``fps``, the song muxed in as AAC and cut to the video, written atomically and checked.
+
+    Args:
+        size: (width, height), both even.
+        progress: show a tqdm bar; ``None`` shows it only on a terminal.
+    """
+    import imageio_ffmpeg
+    from tqdm import tqdm
+
+    out = Path(out)
+    duration = num_frames / fps
+    with atomic_output(out) as tmp:
+        # veryfast: flat stick figures encode faster than with x264's default preset at about
+        # the same file size; "-t" cuts the song to the video.
+        output_params = ["-preset", "veryfast", "-t", f"{duration:.6f}", "-movflags", "+faststart"]
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), tuple(size), fps=fps, pix_fmt_out="yuv420p", quality=6,
+            macro_block_size=2, ffmpeg_log_level="error", output_params=output_params,
+            audio_path=None if music is None else str(music),
+            audio_codec=None if music is None else "aac")
+        writer.send(None)
+        try:
+            for k in tqdm(range(num_frames), desc=f"render {out.name}", unit="frame", disable=(
+                    None if progress is None else not progress), leave=False):
+                writer.send(draw(k))
+        finally:
+            writer.close()  # waits for ffmpeg to finish the file (or clean up after an error)
+        # write_frames does not report ffmpeg's exit status: check the result instead.
+        info = probe_media(tmp)
+        if not info.video or (music is not None and not info.audio):
+            raise RuntimeError(f"ffmpeg did not write a complete video to {out} "
+                               f"(video stream: {info.video}, audio stream: {info.audio})")
     return out
 
 

@@ -15,7 +15,8 @@ CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
 def test_there_are_configs():
     names = {str(p.relative_to(ROOT / "configs")) for p in CONFIGS}
     assert {"solo/tokenizer.yaml", "duet/tokenizer.yaml", "duet/translation.yaml", "quick/solo_tokenizer.yaml",
-            "quick/duet_tokenizer.yaml", "quick/duet_translation.yaml"} <= names
+            "quick/duet_tokenizer.yaml", "quick/duet_translation.yaml", "camera/diffusion.yaml",
+            "quick/camera.yaml"} <= names
 
 
 def trainer_accelerator(path):
@@ -76,6 +77,11 @@ def test_config_parses_and_instantiates(path, monkeypatch, tmp_path):
         assert model.tokenizer is None and model.translation is None
         assert datamodule.window.music_margin >= model.config.music_margin
         assert datamodule.window.length % 4 == 0 and datamodule.window.stride % 4 == 0
+    # The camera: 30 fps windows the model's tokens divide, the data's music features.
+    if type(model).__name__ == "CameraDiffusionStage":
+        assert datamodule.window.length == model.model_config.window
+        assert model.model_config.window % model.model_config.frames_per_token == 0
+        assert datamodule.music.feature_set == model.feature_set and datamodule.window.fps == 30.0
     if type(model).__name__ == "DuetRLStage":
         assert model.gpt is None and model.rl.replay_size >= model.rl.replay_batch
         assert datamodule.splits["train"] == "train"  # rollouts on training duets only

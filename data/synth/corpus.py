@@ -100,7 +100,7 @@ PRESETS: dict[str, SynthPreset] = {
     # 40 songs of 20 s, 81 solo dances, 30 duets (fewer duets and the quick duet tokenizer overfits
     # its training duets; the README has the figures).
     "quick": SynthPreset(name="quick", songs_per_genre=4, song_duration=20.0, dancers_per_song=1,
-                         basic_duration=12.0, dd100_pairs=30, dd100_duration=20.0, dcm_dances=10,
+                         basic_duration=12.0, dd100_pairs=30, dd100_duration=20.0, dcm_dances=30,
                          dcm_duration=20.0),
     # AIST++-like: 60 songs of a minute, 3 dancers x (sBM + sFM) each: 360 dances, ~4 h of motion
     "full": SynthPreset(name="full", songs_per_genre=6, song_duration=60.0, dancers_per_song=3,

@@ -39,6 +39,7 @@ from data.camera import metres_to_dcm
 from data.datasets.dcm import (DCM_FPS, GENRES, MODALITIES, SPLIT_FOLDERS, SPLIT_JSON, mmd_joints_from_smplx,
                                write_camera_json, write_motion_json)
 from data.io import atomic_output
+from data.motion import floor_height
 from data.synth.camera import bone_visibility, generate_camera
 from data.synth.duet import smplx_joints, torch_single_thread
 from data.synth.solo import DancerStyle, generate_dance
@@ -125,8 +126,7 @@ def dance_joints_dcm(rotations: np.ndarray, transl: np.ndarray) -> np.ndarray:
     stand on y = 0 as in DCM's world.
     """
     joints = smplx_joints(rotations, transl)  # (T, 55, 3) metres
-    floor = float(np.percentile(joints[:, :, 1].min(axis=1), 5))
-    joints = joints - np.array([0.0, floor, 0.0])
+    joints = joints - np.array([0.0, floor_height(joints, 5.0), 0.0])
     return metres_to_dcm(mmd_joints_from_smplx(joints))  # (T, 60, 3)
 
 
