@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/bench_metrics.py
 	$(PY) bench/bench_generation.py --sizes quick paper --batches 1 16 --dtypes fp32
 	$(PY) bench/bench_follow.py --sizes quick paper
+	$(PY) bench/bench_camera.py --size quick --steps 50 20 10
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

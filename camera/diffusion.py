@@ -10,18 +10,20 @@ against time is benchmarked in ``bench/bench_camera.py``), and a song is covered
 
 * windows of the model's length start every ``hop`` frames and the last one is aligned to the song's
   end (DanceCamera3D drops the tail shorter than a hop); a song shorter than a window is padded;
-* after every step each window's frames that the previous window also holds are overwritten with the
-  previous window's (EDGE's inpainting, extended to any overlap), the final x0 included, so
-  overlapping windows agree exactly and the song is their union: no cross-fade of two different
-  predictions (the camera features are relative to the same per-frame anchor in every window, so
-  copying frames between windows is exact; :mod:`camera.representation`).
+* after every step, the final x0 included, each window's frames that the previous window also holds
+  are replaced by the previous window's fading into its own across the overlap (inpainting with a
+  ramp, :func:`stitch_windows`; EDGE copies the overlap whole, which leaves a step where the copy
+  ends), so each window starts where the one before it is and moves off smoothly; the camera
+  features are relative to the same per-frame anchor in every window, so frames mix between windows
+  exactly (:mod:`camera.representation`), and they are positions, view and up vectors and fov, not
+  Euler angles, so no wrap-around is averaged.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 
@@ -51,6 +53,10 @@ class DiffusionConfig:
     """Ramp the guidance from 0 at the noisiest step to full weight half-way (DanceCamera3D's long mode)."""
     clip_x0: float | None = 5.0
     """Clamp predicted x0 to +- this (in normalised units; None: no clamp)."""
+    prediction: Literal["x0", "v"] = "x0"
+    """What the network outputs: ``x0`` (DanceCamera3D) or ``v = sqrt(ab) eps - sqrt(1 - ab) x0``
+    (Salimans & Ho), read as ``x0 = sqrt(ab) x_t - sqrt(1 - ab) v`` (the losses stay on x0 either way).
+    On the quick corpus x0 gave the smoother cameras (the README has the figures)."""
 
     def __post_init__(self) -> None:
         if not is_positive_int(self.timesteps) or self.timesteps < 2:
@@ -65,6 +71,8 @@ class DiffusionConfig:
         for name in ("guidance_dance", "guidance_music"):
             if not is_non_negative(getattr(self, name)):
                 raise ValueError(f"DiffusionConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.prediction not in ("x0", "v"):
+            raise ValueError(f"DiffusionConfig.prediction must be 'x0' or 'v', got {self.prediction!r}")
         if self.clip_x0 is not None and not (is_non_negative(self.clip_x0) and self.clip_x0 > 0):
             raise ValueError(f"DiffusionConfig.clip_x0 must be > 0 or None, got {self.clip_x0!r}")
 
@@ -84,11 +92,23 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, alpha_bar: torch.Tensor, noise: 
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
+def to_x0(output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, alpha_bar: torch.Tensor,
+          prediction: str) -> torch.Tensor:
+    """The network's output (B, T, C) at steps ``t`` (B,) as the predicted clean x0."""
+    if prediction == "x0":
+        return output
+    ab = alpha_bar.to(x_t.device)[t].to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
+    return ab.sqrt() * x_t - (1 - ab).sqrt() * output
+
+
 def ddim_timesteps(timesteps: int, steps: int) -> list[int]:
-    """The noise levels visited, noisiest first: ``steps`` evenly spaced from T-1 down (DanceCamera3D's
-    999, 979, ..., 19 for 50 of 1000)."""
-    stride = timesteps / steps
-    return [int(round(timesteps - 1 - i * stride)) for i in range(steps)]
+    """The noise levels visited, noisiest first: ``steps`` evenly spaced from T-1 down to 0. The last
+    prediction is made from the least noisy level (DanceCamera3D's 999, 979, ..., 19 stops at 19, whose
+    noise, 4% of the signal's scale, whatever the network does not remove, is frame-to-frame jitter in
+    the camera; at 20 steps its last level would be 49, 10%)."""
+    if steps == 1:
+        return [timesteps - 1]
+    return [int(round((timesteps - 1) * (1 - i / (steps - 1)))) for i in range(steps)]
 
 
 def guidance_weights(config: DiffusionConfig, index: int, steps: int) -> tuple[float, float]:
@@ -172,8 +192,14 @@ def cut_windows(x: torch.Tensor, starts: list[int], window: int) -> torch.Tensor
 
 
 def stitch_windows(x: torch.Tensor, starts: list[int], batch: int) -> torch.Tensor:
-    """Inpainting: in (batch * n, W, C) windows, overwrite window k's frames that window k-1 also holds
-    with window k-1's (in order, so the agreement chains through every window)."""
+    """Inpainting with a ramp: over each overlap, window k's frames become window k-1's fading into
+    its own (k-1's weight falling linearly from 1 to 0 across the overlap), in order, so the agreement
+    chains through every window. (batch * n, W, C) -> the same; :func:`join_windows` then takes each
+    frame from the last window that holds it.
+
+    A hard copy of the overlap (EDGE's) leaves a step inside window k where the copied frames end and
+    its own begin, which a denoiser that keeps its input at low noise keeps to the end: a false cut
+    every hop. With the ramp there is no step to keep."""
     n = len(starts)
     if n == 1:
         return x
@@ -182,20 +208,22 @@ def stitch_windows(x: torch.Tensor, starts: list[int], batch: int) -> torch.Tens
     for k in range(1, n):
         overlap = starts[k - 1] + W - starts[k]  # frames both windows hold
         if overlap > 0:
-            x[:, k, :overlap] = x[:, k - 1, W - overlap:]
+            own = torch.linspace(0, 1, overlap + 2, dtype=x.dtype, device=x.device)[1:-1]
+            own = own.view(overlap, *([1] * (x.dim() - 3)))
+            x[:, k, :overlap] = (1 - own) * x[:, k - 1, W - overlap:] + own * x[:, k, :overlap]
     return x.flatten(0, 1)
 
 
 def join_windows(x: torch.Tensor, starts: list[int], batch: int, num_frames: int) -> torch.Tensor:
-    """(batch * n, W, C) stitched windows -> (batch, num_frames, C): each frame from the first window
-    that holds it (after :func:`stitch_windows` every window holding it agrees)."""
+    """(batch * n, W, C) windows -> (batch, num_frames, C): each frame from the last window that holds
+    it (after :func:`stitch_windows`, the one that holds the ramp)."""
     n, W = len(starts), x.shape[1]
     x = x.view(batch, n, W, *x.shape[2:])
     out = x.new_empty(batch, max(num_frames, W), *x.shape[3:])
-    for k in reversed(range(n)):
+    for k in range(n):
         out[:, starts[k]:starts[k] + W] = x[:, k]
     return out[:, :num_frames]
 
 
-__all__ = ["DiffusionConfig", "cosine_alpha_bar", "q_sample", "ddim_timesteps", "guidance_weights", "ddim_sample",
+__all__ = ["DiffusionConfig", "cosine_alpha_bar", "q_sample", "to_x0", "ddim_timesteps", "guidance_weights", "ddim_sample",
            "window_starts", "cut_windows", "stitch_windows", "join_windows"]

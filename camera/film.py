@@ -111,7 +111,7 @@ def run_camera(args: argparse.Namespace) -> int:
     from camera.keyframes import KeyframeConfig, keyframe_report, track_to_sparse_vmd
     from camera.pretrained import CameraDirector, dance_joints
     from camera.render import render_camera_view
-    from camera.retarget import motion_to_vmd
+    from camera.retarget import floor_plane, motion_to_vmd
     from camera.vmd import write_vmd
     from data.camera import dcm_to_metres, save_camera_npz
     from data.datasets.dcm import write_camera_json
@@ -131,7 +131,10 @@ def run_camera(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps > director.diffusion.timesteps:
         raise InputError(None, f"--steps {args.steps}", f"use at most {director.diffusion.timesteps}")
     motion = load_dance(args.dance)
-    joints = dance_joints(motion, args.dance)  # (T, 60, 3) DCM units, 30 fps
+    floor = args.floor  # the dance VMD's floor, when it has one, is the camera's too
+    if floor is None and motion.rotations is not None and motion.skeleton != "mmd60":
+        floor = floor_plane(motion, retarget)
+    joints = dance_joints(motion, args.dance, floor=floor)  # (T, 60, 3) DCM units, 30 fps
     if joints.shape[0] < 2:
         raise InputError(args.dance, f"the dance has {joints.shape[0]} frame at 30 fps", "give a longer dance")
     dance_vmd = None

@@ -4,7 +4,8 @@
 dance, music; :class:`data.datamodules.CameraDataModule`): each window's camera and dance become the
 dancer-relative features of :mod:`camera.representation`, the scene is turned about the vertical by a
 random angle (training only: a camera that films from the left is as good as one from the right, and
-the corpus is small), the camera is noised to a random step, and the network predicts it clean, with
+the corpus is small), the camera is noised to a random step, and the network predicts it clean (as x0
+or as v, :class:`camera.diffusion.DiffusionConfig`), with
 the dance and the music dropped independently (classifier-free guidance). The loss is DanceCamera3D's
 (``reference/dancecamera3d.md`` 3.4) in its weights: reconstruction, velocity and acceleration of x0,
 plus the body-attention term, here angular and with the real frame's aspect: joints the true camera
@@ -22,7 +23,7 @@ import torch
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from camera.diffusion import DiffusionConfig, cosine_alpha_bar, q_sample
+from camera.diffusion import DiffusionConfig, cosine_alpha_bar, q_sample, to_x0
 from camera.model import DANCE_CHANNELS, CameraDenoiser, CameraModelConfig
 from camera.representation import (Normalizer, angular_margins, camera_features, dance_features, features_to_frame,
                                    yaw_rotate)
@@ -39,7 +40,8 @@ class CameraLossConfig:
     """Loss weights and condition dropout (DanceCamera3D: 2 / 5 / 5 and 0.25 / 0.25)."""
 
     reconstruction: float = 2.0
-    """MSE of the predicted clean camera (normalised features)."""
+    """MSE of the network's output against its target: the clean camera (normalised features), or v
+    (:attr:`camera.diffusion.DiffusionConfig.prediction`)."""
     velocity: float = 5.0
     """MSE of its frame-to-frame differences."""
     acceleration: float = 5.0
@@ -148,8 +150,13 @@ class CameraDiffusionStage(Stage):
         x_t = q_sample(xn, t, self.alpha_bar, noise)
         c = self.loss_config
         keep_dance, keep_music = rand(B) >= c.drop_dance, rand(B) >= c.drop_music
-        x0n = self.denoiser(stage)(x_t, t, dance, music, keep_dance, keep_music)
-        rec = F.mse_loss(x0n, xn)
+        out = self.denoiser(stage)(x_t, t, dance, music, keep_dance, keep_music)
+        x0n = to_x0(out, x_t, t, self.alpha_bar, self.diffusion.prediction)
+        if self.diffusion.prediction == "v":  # the output's own target: x0's error weighted by 1 + SNR
+            ab = self.alpha_bar[t].view(-1, 1, 1)
+            rec = F.mse_loss(out, ab.sqrt() * noise - (1 - ab).sqrt() * xn)
+        else:
+            rec = F.mse_loss(x0n, xn)
         vel = F.mse_loss(x0n.diff(dim=1), xn.diff(dim=1))
         acc = F.mse_loss(x0n.diff(n=2, dim=1), xn.diff(n=2, dim=1))
         x0 = self.norm.camera_back(x0n)

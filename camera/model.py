@@ -11,7 +11,8 @@ Per window of ``window`` frames::
     film   = time MLP(sinusoid(t)) + MLP([mean dance token, mean music token])         (B, D)
     camera x_t (B, T, 10) -> Linear -> n_layer x [self-attention, cross-attention to memory, MLP],
                              each sub-block's output scaled and shifted by its own Linear(film)
-                          -> LayerNorm -> Linear -> x0 (B, T, 10)
+                          -> to frames (linear between token centres) + Linear(x_t per frame)
+                          -> LayerNorm -> MLP -> x0 (B, T, 10)
 
 A dropped condition (classifier-free guidance trains both with and without each) is a learned null
 token per frame and a learned null summary, chosen per sample by a mask, so one batched forward
@@ -63,7 +64,8 @@ class CameraModelConfig:
     frames_per_token: int = 1
     """Frames each token carries (1: DanceCamera3D, a token per frame). A camera moves smoothly within a
     shot, so tokens of a few frames lose little and cut attention's cost by the square of it; the
-    output layer still gives every frame its own value, so a cut inside a token stays a step."""
+    output goes back to frames by interpolating the token features and reading each frame's own
+    noisy camera, so every frame still gets its own value."""
 
     def __post_init__(self) -> None:
         for name in ("music_channels", "window", "n_embd", "n_head", "n_layer", "encoder_layers", "frames_per_token"):
@@ -193,8 +195,12 @@ class CameraDenoiser(nn.Module):
         self.inp = Linear(CAMERA_CHANNELS * p, D)
         decoder = config.transformer(config.n_layer, dropout=0.0)  # attention weights: no dropout
         self.layers = nn.ModuleList(FiLMDecoderLayer(decoder, config.dropout) for _ in range(config.n_layer))
+        # Back to frames: the tokens' features interpolated linearly between token centres (continuous
+        # across token boundaries: a head per token made each token's frames a step of their own, a
+        # staircase the camera shook with), each frame's own noisy camera added, then a per-frame MLP.
+        self.frame_inp = Linear(CAMERA_CHANNELS, D)
         self.ln_out = nn.LayerNorm(D)
-        self.out = Linear(D, CAMERA_CHANNELS * p)
+        self.out = nn.Sequential(Linear(D, D), nn.GELU(), Linear(D, CAMERA_CHANNELS))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, dance: torch.Tensor, music: torch.Tensor,
                 keep_dance: torch.Tensor, keep_music: torch.Tensor) -> torch.Tensor:
@@ -211,7 +217,10 @@ class CameraDenoiser(nn.Module):
         rotary = (angles.cos(), angles.sin())
         for layer in self.layers:
             h = layer(h, memory, film, rotary)
-        return rearrange(self.out(self.ln_out(h)), "b n (p c) -> b (n p) c", p=p)
+        T = x_t.shape[1]
+        frames = h if p == 1 else F.interpolate(h.transpose(1, 2), size=T, mode="linear",
+                                                align_corners=False).transpose(1, 2)  # (B, T, D)
+        return self.out(self.ln_out(frames + self.frame_inp(x_t)))  # (B, T, 10)
 
     def guided(self, x_t: torch.Tensor, t: torch.Tensor, dance: torch.Tensor, music: torch.Tensor,
                w_dance: float, w_music: float) -> torch.Tensor:

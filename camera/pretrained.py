@@ -33,13 +33,15 @@ from training.config import coerce_config
 STAGE = "camera.lightning.CameraDiffusionStage"
 
 
-def dance_joints(motion: Motion, source=None) -> np.ndarray:
+def dance_joints(motion: Motion, source=None, floor: float | None = None) -> np.ndarray:
     """Any dance pasdeux reads -> (T, 60, 3) MMD bones in DCM units at 30 fps, standing on y = 0.
 
     ``mmd60`` (DCM) joints are used as they are; ``smplx55`` joints go through
     :func:`data.datasets.dcm.mmd_joints_from_smplx`; ``smpl24`` dances (AIST++, ``cli.py dance``) are
-    put on SMPL-X first (:func:`data.motion.to_skeleton`, which needs their rotations). The floor is
-    moved to y = 0 (:func:`data.motion.floor_height`), as the corpus the model learnt from stands.
+    put on SMPL-X first (:func:`data.motion.to_skeleton`, which needs their rotations). The floor
+    (``floor``, metres, in the motion's frame; by default :func:`data.motion.floor_height` of the bones)
+    is moved to y = 0, as the corpus the model learnt from stands; give the dance VMD's floor
+    (:func:`camera.retarget.floor_plane`) so camera and dance meet in MMD.
     """
     check_finite(motion.joints, source, "the dance's joints")
     motion = resample(motion, CAMERA_FPS)
@@ -54,7 +56,7 @@ def dance_joints(motion: Motion, source=None) -> np.ndarray:
         joints = np.asarray(motion.joints, dtype=np.float64)
     else:
         raise InputError(source, f"unknown skeleton {motion.skeleton!r}", "give an smpl24, smplx55 or mmd60 dance")
-    joints = joints - np.array([0.0, floor_height(joints), 0.0])
+    joints = joints - np.array([0.0, floor_height(joints) if floor is None else float(floor), 0.0])
     return metres_to_dcm(joints)  # (T, 60, 3)
 
 

@@ -294,6 +294,23 @@ def _source_fk(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     return P.numpy(), G.numpy()
 
 
+def _foot_clearance() -> float:
+    """How high the MMD rest skeleton's lowest foot bone is above its floor (y = 0)."""
+    return float(min(mmd_rest_positions()[n][1] for n in _MMD_FOOT_BONES))
+
+
+def floor_plane(motion: Motion, config: RetargetConfig | None = None, positions: np.ndarray | None = None) -> float:
+    """The height (metres, the motion's frame) that becomes MMD's floor: ``config.floor_height`` when
+    set, else estimated from the feet (their low percentile, less the MMD rest feet's clearance).
+    Whatever else is placed beside the dance in MMD (the camera) subtracts the same height."""
+    config = config or RetargetConfig()
+    if config.floor_height is not None:
+        return float(config.floor_height)
+    sk = get_skeleton(motion.skeleton)
+    P = motion.joints if positions is None else positions
+    return floor_height(P[:, [sk.index(j) for j in _FOOT_JOINTS]], FLOOR_PERCENTILE) - _foot_clearance()
+
+
 def retarget_bones(motion: Motion, config: RetargetConfig | None = None
                    ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The keyed bones' names, their local rotations ``(T, B, 3, 3)`` in pasdeux's frame and センター's
@@ -323,11 +340,8 @@ def retarget_bones(motion: Motion, config: RetargetConfig | None = None
 
     # Centre: the posed waist against the standing one (rest x, z; rest height above the floor).
     feet = [sk.index(j) for j in _FOOT_JOINTS]
-    clearance = float(min(mmd_rest_positions()[n][1] for n in _MMD_FOOT_BONES))  # mmd60's floor is y = 0
-    if config.floor_height is None:
-        floor = floor_height(P[:, feet], FLOOR_PERCENTILE) - clearance
-    else:
-        floor = float(config.floor_height)
+    clearance = _foot_clearance()
+    floor = floor_plane(motion, config, P)
     standing = mmd_rest_positions()["下半身"].copy()  # the target's waist: x = z = 0 ...
     standing[1] = floor + (point(rest, _WAIST)[1] - rest[feet, 1].min()) + clearance  # ... at the source's standing height
     centre = point(P, _WAIST) - standing

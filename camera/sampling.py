@@ -2,8 +2,8 @@
 
 The dance and the music are cut into the model's windows (:func:`camera.diffusion.window_starts`:
 a hop apart, the last window on the last frame), the windows are denoised together, stitched after
-every step by inpainting (:func:`camera.diffusion.stitch_windows`), and joined: frames out = frames
-in. Memory grows with the windows denoised at once, so a long song goes in groups of at most
+every step by inpainting with a ramp over the overlaps (:func:`camera.diffusion.stitch_windows`), and
+joined: frames out = frames in. Memory grows with the windows denoised at once, so a long song goes in groups of at most
 ``max_windows`` windows: a group starts with the last window of the one before, whose frames are
 known by then and are put back at every step at that step's noise level (replacement inpainting), so
 the groups join without a seam and a 10-minute song needs the memory of a few windows, not of all.
@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from camera.diffusion import (DiffusionConfig, cosine_alpha_bar, cut_windows, ddim_sample, guidance_weights,
-                              join_windows, q_sample, stitch_windows, window_starts)
+                              join_windows, q_sample, stitch_windows, to_x0, window_starts)
 from camera.model import CameraDenoiser
 from camera.representation import Normalizer, dance_features
 
@@ -70,9 +70,13 @@ def film_features(net: CameraDenoiser, norm: Normalizer, joints: torch.Tensor, m
             d, m = dance[:, first:last].flatten(0, 1), music_w[:, first:last].flatten(0, 1)
             if not use_dance:
                 keep = torch.ones(len(x_t), dtype=torch.bool, device=x_t.device)
-                return net(x_t.to(p.dtype), t, d, m, ~keep, keep).float()
-            wd, wm = guidance_weights(config, i, steps)
-            return net.guided(x_t.to(p.dtype), t, d, m, wd, wm).float()
+                out = net(x_t.to(p.dtype), t, d, m, ~keep, keep).float()
+            else:
+                wd, wm = guidance_weights(config, i, steps)
+                # guidance combines outputs; x0 is affine in the output at a given x_t, so combining
+                # v predictions and combining the x0 they give are the same
+                out = net.guided(x_t.to(p.dtype), t, d, m, wd, wm).float()
+            return to_x0(out, x_t, t, alpha_bar, config.prediction)
 
         def after_step(x: torch.Tensor, level: int) -> torch.Tensor:
             if known is not None:

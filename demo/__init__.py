@@ -3,7 +3,8 @@
 The demo is a list of steps, one per job, each living in the package that owns the job
 (:mod:`data.demo`: corpus and previews; :mod:`tokenizer.demo`: the quick tokenizers; :mod:`gpt.demo`:
 the quick solo GPT, its RL fine-tuning and dances to held-out songs; :mod:`duet.demo`: the quick
-interaction GPT, its RL fine-tuning and followers for a held-out leader and for the solo dance). A step takes
+interaction GPT, its RL fine-tuning and followers for a held-out leader and for the solo dance;
+:mod:`camera.demo`: the quick camera model filming a held-out dance and the solo dance). A step takes
 the output folder, reads what earlier steps wrote there, and returns ``(summary, line)``. A later
 stage adds its step to :data:`STEPS`; nothing below this package reaches across layers to run one.
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from camera.demo import camera_film_step
 from data.demo import camera_step, corpus_step, duet_step, solo_step
 from data.io import atomic_output
 from duet.demo import duet_gpt_step
@@ -32,6 +34,7 @@ STEPS: list[tuple[str, Step]] = [
     ("tokenizer", tokenizer_step),
     ("solo_gpt", gpt_step),
     ("duet_gpt", duet_gpt_step),
+    ("camera_model", camera_film_step),
 ]
 """After the corpus, in order: (summary key, step)."""
 
@@ -51,7 +54,8 @@ def run_demo(out: str | Path, preset: str = "quick", seed: int = 0) -> dict:
     with atomic_output(out / "demo_summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     videos = [summary["solo"]["video"], summary["duet"]["video"], summary["tokenizer"]["solo_video"],
-              summary["solo_gpt"]["video"], *(r["video"] for r in summary["duet_gpt"]["followers"])]
+              summary["solo_gpt"]["video"], *(r["video"] for r in summary["duet_gpt"]["followers"]),
+              *(r["video"] for r in summary["camera_model"]["films"])]
     print(f"done in {summary['seconds']} s; previews: {', '.join(videos)}; summary in {out / 'demo_summary.json'}")
     return summary
 

@@ -23,8 +23,9 @@ def test_cosine_schedule_and_noising():
 
 
 def test_ddim_levels_and_guidance_ramp():
-    assert ddim_timesteps(1000, 50)[:3] == [999, 979, 959] and ddim_timesteps(1000, 50)[-1] == 19
-    assert ddim_timesteps(1000, 1) == [999]
+    levels = ddim_timesteps(1000, 50)
+    assert levels[:3] == [999, 979, 958] and levels[-1] == 0 and len(set(levels)) == 50
+    assert ddim_timesteps(1000, 1) == [999] and ddim_timesteps(1000, 2) == [999, 0]
     c = DiffusionConfig(guidance_dance=1.75, guidance_music=1.0)
     assert guidance_weights(c, 0, 50) == (0.0, 0.0)
     assert guidance_weights(c, 49, 50) == (1.75, 1.0) and guidance_weights(c, 25, 50) == (1.75, 1.0)
@@ -62,20 +63,37 @@ def test_window_starts_cover_every_frame_tail_included():
         window_starts(10, 5, 6)
 
 
-def test_stitched_windows_agree_and_join_back_to_the_sequence():
+def test_windows_cut_and_join_back_to_the_sequence():
     T, W = 230, 60
     starts = window_starts(T, W, 30)
     x = torch.arange(2 * T, dtype=torch.float32).view(2, T, 1)
     w = cut_windows(x, starts, W)  # (2 * n, W, 1)
     assert w.shape == (2 * len(starts), W, 1)
     assert torch.equal(join_windows(w, starts, 2, T), x)
-    noisy = torch.randn_like(w)
-    stitched = stitch_windows(noisy, starts, 2).view(2, len(starts), W, 1)
-    for k in range(1, len(starts)):
-        overlap = starts[k - 1] + W - starts[k]
-        assert torch.equal(stitched[:, k, :overlap], stitched[:, k - 1, W - overlap:])
+    # windows that agree are left as they are by the stitch
+    assert torch.allclose(join_windows(stitch_windows(w, starts, 2), starts, 2, T), x, atol=1e-4)
     # a sequence shorter than a window is padded with its last frame, then cut back
     short = torch.arange(10.0).view(1, 10, 1)
     ws = cut_windows(short, [0], 16)
     assert ws.shape == (1, 16, 1) and torch.all(ws[0, 10:] == 9)
     assert torch.equal(join_windows(ws, [0], 1, 10), short)
+
+
+def test_the_stitch_ramps_each_window_in_over_its_overlap_and_leaves_no_seam():
+    T, W = 200, 60
+    starts = window_starts(T, W, 30)  # 0, 30, ..., 120, then 140 on the last frame
+    n = len(starts)
+    # every window predicts a flat line at its own level: joined as they are, each start is a jump
+    w = torch.stack([torch.full((W, 1), float(10 * k)) for k in range(n)])  # (n, W, 1)
+    hard = join_windows(w, starts, 1, T)[0, :, 0]
+    assert hard.diff().abs().max() == 10.0
+    stitched = stitch_windows(w, starts, 1).view(n, W, 1)
+    for k in range(1, n):  # window k starts at window k-1's value and ends the overlap at its own
+        overlap = starts[k - 1] + W - starts[k]
+        assert abs(stitched[k, 0, 0] - stitched[k - 1, W - overlap, 0]) <= 10.0 / 30 + 1e-5
+        assert abs(stitched[k, overlap - 1, 0] - 10 * k) < 10.0 / overlap + 1e-5
+    soft = join_windows(stitched, starts, 1, T)[0, :, 0]
+    # no step above two ramps' slopes (10 over 30 frames), where the last window, on the last frame, starts
+    # inside the previous ramp
+    assert soft.diff().abs().max() <= 2 * 10.0 / 30 + 1e-5
+    assert soft[0] == 0 and soft[-1] == 10 * (n - 1)

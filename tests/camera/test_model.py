@@ -101,10 +101,10 @@ def test_the_stage_trains_and_its_checkpoint_films(camera_checkpoint):
     state = ckpt["state_dict"]
     assert bool(state["norm.fitted"]) and any(k.startswith("ema.module.") for k in state)
     # the moving average moved away from the raw weights, and is what inference loads
-    raw, avg = state["net.out.weight"], state["ema.module.out.weight"]
+    raw, avg = state["net.out.2.weight"], state["ema.module.out.2.weight"]
     assert not torch.equal(raw, avg)
     director = CameraDirector.from_checkpoint(camera_checkpoint)
-    assert torch.equal(director.net.out.weight, avg)
+    assert torch.equal(director.net.out[2].weight, avg)
     track = director.film(toy_dance(75, 2), np.zeros((75, 35), np.float32), generator=torch.Generator().manual_seed(0))
     assert track.num_frames == 75 and np.all(np.isfinite(track.polar))
 
