@@ -15,8 +15,6 @@ demo's own solo dance, as a user runs ``cli.py camera``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,13 +23,12 @@ from data.datasets.dcm import DCMReader
 from data.formats import load_motion
 from data.synth.camera import bone_visibility
 from metrics.camera import dancer_missing_rate, limbs_capture_difference
-from tokenizer.demo import ROOT, fit_relocated
+from tokenizer.demo import fit_relocated, run_cli
 
 
 def film(ckpt: Path, dance: Path, song: Path, out: Path) -> None:
     """``cli.py camera`` as a user runs it."""
-    subprocess.run([sys.executable, str(ROOT / "cli.py"), "camera", "--ckpt", str(ckpt), "--dance", str(dance),
-                    "--music", str(song), "--out", str(out)], cwd=ROOT, check=True)
+    run_cli("camera", "--ckpt", ckpt, "--dance", dance, "--music", song, "--out", out)
 
 
 def camera_film_step(out: Path) -> tuple[dict, str]:

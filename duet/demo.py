@@ -14,8 +14,6 @@ tokenizers, fine-tune it with the off-policy actor-critic for a short run, and f
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,13 +22,12 @@ import numpy as np
 from data.datasets.dd100 import DD100Reader
 from data.formats import load_motion
 from metrics.duet import beat_echo_degree
-from tokenizer.demo import ROOT, fit_relocated
+from tokenizer.demo import fit_relocated, run_cli
 
 
 def follow(ckpt: Path, leader: Path, song: Path, out: Path) -> None:
     """``cli.py follow`` as a user runs it."""
-    subprocess.run([sys.executable, str(ROOT / "cli.py"), "follow", "--ckpt", str(ckpt), "--leader", str(leader),
-                    "--music", str(song), "--out", str(out)], cwd=ROOT, check=True)
+    run_cli("follow", "--ckpt", ckpt, "--leader", leader, "--music", song, "--out", out)
 
 
 def duet_gpt_step(out: Path) -> tuple[dict, str]:

@@ -13,8 +13,6 @@ with the actor-critic for a short run, and dance to held-out synthetic songs.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import numpy as np
 from data.datasets.aistpp import AISTPPReader, parse_sequence_name
 from data.formats import load_motion
 from metrics.beat import bailando_bas
-from tokenizer.demo import ROOT, fit_relocated
+from tokenizer.demo import fit_relocated, run_cli
 
 SONGS = 2
 
@@ -66,8 +64,7 @@ def dance_held_out(out: Path, ckpt: Path) -> list[dict]:
     reader = AISTPPReader(out / "synth" / "aistpp")
     names = held_out_songs(reader)
     songs = [reader.music_path(n) for n in names]
-    subprocess.run([sys.executable, str(ROOT / "cli.py"), "dance", "--ckpt", str(ckpt), "--music", *map(str, songs),
-                    "--out", str(out / "dance")], cwd=ROOT, check=True)
+    run_cli("dance", "--ckpt", ckpt, "--music", *songs, "--out", out / "dance")
     rows = []
     for n, song in zip(names, songs):
         truth = json.loads((out / "synth" / "aistpp" / "groundtruth" / "music" /

@@ -66,6 +66,12 @@ def relocated_config(name: str, out: Path, path: str | Path | None = None, corpu
     return cfg
 
 
+def run_cli(*args) -> None:
+    """``python cli.py ARGS...`` in a subprocess from the repository root, exactly as a user runs it
+    (the demo steps' commands); a failure raises."""
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, check=True)
+
+
 def fit_quick(name: str, out: Path, config: dict | None = None) -> tuple[Path, float]:
     """Run ``cli.py fit`` on a quick config (``config``, default the relocated ``QUICK[name]``) in a
     subprocess, exactly as a user does; returns (last checkpoint, seconds)."""
@@ -76,7 +82,7 @@ def fit_quick(name: str, out: Path, config: dict | None = None) -> tuple[Path, f
     if ckpt.exists():
         ckpt.unlink()  # a stale checkpoint must not pass for this run's
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(path)], cwd=ROOT, check=True)
+    run_cli("fit", "--config", path)
     seconds = time.perf_counter() - start
     if not ckpt.is_file():
         raise RuntimeError(f"`cli.py fit --config {path}` finished without writing {ckpt}")
