@@ -315,7 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in TOOL_COMMANDS:
         return run_tool(argv)
     if argv[0] in LIGHTNING_COMMANDS:
-        lightning_main(argv)
+        from data.errors import InputError
+
+        try:
+            lightning_main(argv)
+        except InputError as e:  # bad data or checkpoint paths in a config: one line, as for the tools
+            print(f"pasdeux: error: {e}", file=sys.stderr)
+            return 2
         return 0
     print(f"pasdeux: error: unknown command {argv[0]!r}; run `python cli.py --help`", file=sys.stderr)
     return 2

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch.nn import functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from camera.diffusion import DiffusionConfig, cosine_alpha_bar, q_sample, to_x0
 from camera.model import DANCE_CHANNELS, CameraDenoiser, CameraModelConfig
@@ -66,6 +66,17 @@ class CameraLossConfig:
             raise ValueError(f"CameraLossConfig.aspect must be > 0 or None, got {self.aspect!r}")
 
 
+class EMAUpdate:
+    """``ema <- ema + (1 - decay) (param - ema)`` for :class:`AveragedModel`; a class, not torch's
+    closure (``get_ema_multi_avg_fn``), so the stage pickles (``ddp_spawn`` sends it to the ranks)."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay = float(decay)
+
+    def __call__(self, averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged) -> None:
+        torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
+
+
 class CameraDiffusionStage(Stage):
     """Trains the camera denoiser.
 
@@ -97,7 +108,7 @@ class CameraDiffusionStage(Stage):
         self.norm = Normalizer(DANCE_CHANNELS, music_channels)
         self.ema = None
         if ema_decay > 0:
-            self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.ema = AveragedModel(self.net, multi_avg_fn=EMAUpdate(ema_decay), use_buffers=True)
             self.ema.requires_grad_(False)
         self.register_buffer("alpha_bar", cosine_alpha_bar(self.diffusion.timesteps, self.diffusion.cosine_s).float(),
                              persistent=False)
@@ -177,4 +188,4 @@ class CameraDiffusionStage(Stage):
             self.ema.update_parameters(self.net)
 
 
-__all__ = ["CameraLossConfig", "CameraDiffusionStage"]
+__all__ = ["CameraLossConfig", "CameraDiffusionStage", "EMAUpdate"]

@@ -28,6 +28,19 @@ class InputError(ValueError):
         super().__init__(" ".join(message.split()))
 
 
+def missing_corpus_fix(root: str | PathLike, how_to_get: str) -> str:
+    """The fix for a dataset folder that is not there: how to get the real dataset, and, for a folder
+    of the synthetic corpus's layout (``.../synth/aistpp``, ``dd100``, ``dcm``: where the quick configs
+    look), the command that writes it."""
+    from pathlib import Path
+
+    p = Path(root)
+    if p.parent.name == "synth" and p.name in ("aistpp", "dd100", "dcm"):
+        return (f"write the synthetic corpus first: python cli.py synth --out {p.parent} "
+                f"(or, for the real dataset, {how_to_get})")
+    return how_to_get
+
+
 def check_finite(array, path, what: str = "array") -> None:
     """Raise :class:`InputError` when ``array`` holds NaN or infinity."""
     import numpy as np

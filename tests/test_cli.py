@@ -18,7 +18,7 @@ def run_cli(*args, cwd=ROOT):
 def test_overview_lists_training_and_tool_commands():
     out = run_cli("--help")
     assert out.returncode == 0
-    for name in ("fit", "validate", "test", "predict", "features", "convert", "render", "demo", "evaluate"):
+    for name in ("fit", "validate", "test", "predict", "features", "convert", "render", "camera", "demo", "evaluate"):
         assert f"  {name} " in out.stdout
 
 
@@ -69,3 +69,11 @@ def test_features_on_a_text_file_named_mp3_is_one_line(tmp_path):
     assert out.returncode == 2 and len(lines) == 1, out.stderr  # the mp3 decoder's "Note: ..." lines are silenced
     assert str(fake) in lines[0] and "''" not in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_quick_config_without_its_corpus_names_the_command_that_writes_it(tmp_path):
+    r = run_cli("fit", "--config", ROOT / "configs" / "quick" / "camera.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    errors = [line for line in r.stderr.splitlines() if line.startswith("pasdeux: error:")]
+    assert len(errors) == 1 and "python cli.py synth --out demo_out/synth" in errors[0], r.stderr
+    assert "Traceback" not in r.stderr

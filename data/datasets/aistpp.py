@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import InputError, check_finite
+from data.errors import InputError, check_finite, missing_corpus_fix
 from data.io import atomic_output, load_pickle
 from data.motion import Motion
 
@@ -210,7 +210,7 @@ class AISTPPReader:
     def __init__(self, root: str | os.PathLike, music_dir: str | os.PathLike | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise InputError(self.root, "AIST++ folder not found", HOW_TO_GET_AISTPP)
+            raise InputError(self.root, "AIST++ folder not found", missing_corpus_fix(self.root, HOW_TO_GET_AISTPP))
         self.motion_dir = self.root / "motions"
         if not self.motion_dir.is_dir():
             raise InputError(self.motion_dir, "AIST++ motions/ folder not found", HOW_TO_GET_AISTPP)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from data.camera import CAMERA_FPS, CameraTrack, dcm_to_metres
-from data.errors import InputError, check_finite
+from data.errors import InputError, check_finite, missing_corpus_fix
 from data.io import atomic_output
 from data.motion import Motion
 from data.skeleton import get_skeleton
@@ -428,7 +428,7 @@ class DCMReader:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise InputError(self.root, "DCM folder not found", HOW_TO_GET_DCM)
+            raise InputError(self.root, "DCM folder not found", missing_corpus_fix(self.root, HOW_TO_GET_DCM))
         if (self.root / "amc_data_split_by_categories").is_dir():
             self.data_root = self.root / "amc_data_split_by_categories"
             self.split_dir = self.root / "split"

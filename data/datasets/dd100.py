@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import InputError, check_finite
+from data.errors import InputError, check_finite, missing_corpus_fix
 from data.io import load_npy
 from data.motion import Motion
 
@@ -164,7 +164,7 @@ class DD100Reader:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise InputError(self.root, "DD100 folder not found", HOW_TO_GET_DD100)
+            raise InputError(self.root, "DD100 folder not found", missing_corpus_fix(self.root, HOW_TO_GET_DD100))
         self.motion_root = self.root / "motion" / "smplx"
         self.music_root = self.root / "music" / "mp3"
         folders = [self.motion_root / f for f in ("all", *SPLITS)]

@@ -151,3 +151,11 @@ def test_dance_joints_takes_any_skeleton_to_mmd_bones_on_the_floor():
     bad[3, 2, 1] = np.nan
     with pytest.raises(InputError):
         dance_joints(Motion(skeleton="smpl24", fps=60.0, joints=bad, rotations=rot, root=root))
+
+
+def test_the_moving_average_update():
+    from camera.lightning import EMAUpdate
+
+    avg, now = [torch.zeros(3), torch.full((2,), 4.0)], [torch.ones(3), torch.zeros(2)]
+    EMAUpdate(0.9)(avg, now, 1)
+    assert torch.allclose(avg[0], torch.full((3,), 0.1)) and torch.allclose(avg[1], torch.full((2,), 3.6))
