@@ -159,3 +159,39 @@ def test_the_moving_average_update():
     avg, now = [torch.zeros(3), torch.full((2,), 4.0)], [torch.ones(3), torch.zeros(2)]
     EMAUpdate(0.9)(avg, now, 1)
     assert torch.allclose(avg[0], torch.full((3,), 0.1)) and torch.allclose(avg[1], torch.full((2,), 3.6))
+
+
+def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path):
+    """Two epochs straight vs one epoch, checkpoint, resume: the same weights, moving average and
+    statistics (the step draws noise levels, noise, dropped conditions and scene turns from torch's
+    RNG, so it is only exact if the RNG came back with the checkpoint)."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from camera.lightning import CameraDiffusionStage
+    from tests.camera.conftest import ToyCameraData
+
+    first_steps = []
+
+    class FirstStep(pl.Callback):
+        def on_train_start(self, trainer, module):
+            first_steps.append(trainer.global_step)
+
+    def run(folder, resume=None):
+        pl.seed_everything(0)
+        stage = CameraDiffusionStage(model=TINY_MODEL, ema_decay=0.9, optimizer=dict(name="adamw", lr=3e-3,
+                                                                                     scheduler="none"))
+        ckpt = ModelCheckpoint(dirpath=folder, filename="epoch{epoch}", auto_insert_metric_name=False,
+                               every_n_epochs=1, save_top_k=-1)
+        pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, limit_val_batches=0, callbacks=[ckpt, FirstStep()],
+                   default_root_dir=str(folder)).fit(stage, datamodule=ToyCameraData(toy_camera_sequences(2, 60)),
+                                                     ckpt_path=resume)
+        return stage.state_dict()
+
+    straight = run(tmp_path / "a")
+    resumed = run(tmp_path / "b", resume=str(tmp_path / "a" / "epoch0.ckpt"))
+    assert first_steps[0] == 0 and first_steps[1] > 0  # the second run continued from the checkpoint
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
