@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from camera.keyframes import KeyframeConfig, fit_keyframes, keyframe_report  # noqa: E402
 from camera.pretrained import CameraDirector  # noqa: E402
-from data.camera import CameraTrack, camera_rotation_angles, dcm_to_metres, dcm_to_mmd, save_camera_npz  # noqa: E402
+from data.camera import CameraTrack, dcm_to_metres, save_camera_npz  # noqa: E402
 from data.datasets.dcm import DCMReader, read_motion_json  # noqa: E402
 from metrics.evaluate import run_evaluate  # noqa: E402
 
@@ -42,18 +42,14 @@ FRONTAL_FOV = 30.0
 HIP_BONES = (8, 12)  # 左足, 右足: the body's x axis
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray, fov: float, distance: np.ndarray) -> CameraTrack:
+def _look_at(eye: np.ndarray, target: np.ndarray, fov: float, distance: float) -> CameraTrack:
     """A per-frame camera at ``eye`` looking at ``target`` (T, 3) DCM frame, upright."""
     forward = target - eye
     forward /= np.linalg.norm(forward, axis=1, keepdims=True)
     right = np.cross(forward, [0.0, 1.0, 0.0])
     right /= np.linalg.norm(right, axis=1, keepdims=True)
-    up = np.cross(right, forward)
-    R = np.stack([right, up, -forward], axis=-1)
-    rotation = np.unwrap(camera_rotation_angles(R), axis=0)
-    interest = dcm_to_mmd(eye + distance[:, None] * forward)
-    T = len(eye)
-    return CameraTrack(distance=-distance, interest=interest, rotation=rotation, fov=np.full(T, fov))
+    return CameraTrack.from_frame(eye, right, np.cross(right, forward), forward, np.full(len(eye), fov),
+                                  distance=-distance)
 
 
 def baseline_camera(joints: np.ndarray, kind: str) -> CameraTrack:
@@ -78,7 +74,7 @@ def baseline_camera(joints: np.ndarray, kind: str) -> CameraTrack:
     else:
         raise ValueError(kind)
     eye = target + dist * facing + np.array([0.0, 0.1 * height, 0.0])
-    return _look_at(eye, target, FRONTAL_FOV, np.full(T, dist))
+    return _look_at(eye, target, FRONTAL_FOV, dist)
 
 
 def main() -> int:

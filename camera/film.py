@@ -93,17 +93,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_dance_vmd_arguments(p, "dance.vmd: ")
 
 
-def load_dance(path: Path):
-    """A dance file of any format pasdeux reads (DCM motion json included) as a :class:`Motion`."""
-    from data.formats import load_motion
-
-    if path.suffix.lower() == ".json":
-        from data.datasets.dcm import load_dcm_motion
-
-        return load_dcm_motion(path)
-    return load_motion(path)
-
-
 def run_camera(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -115,6 +104,8 @@ def run_camera(args: argparse.Namespace) -> int:
     from camera.vmd import write_vmd
     from data.camera import dcm_to_metres, save_camera_npz
     from data.datasets.dcm import write_camera_json
+    from data.formats import load_motion
+    from gpt.dance import check_device_and_out
 
     aspect = parse_aspect(args.aspect)
     if args.steps is not None and args.steps < 1:
@@ -122,15 +113,12 @@ def run_camera(args: argparse.Namespace) -> int:
     for flag in ("guidance_dance", "guidance_music"):
         if getattr(args, flag) is not None and getattr(args, flag) < 0:
             raise InputError(None, f"--{flag.replace('_', '-')} {getattr(args, flag)}", "use a weight >= 0")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise InputError(None, "--device cuda but torch sees no CUDA device", "use --device cpu")
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(args.out, "exists and is not a folder", "pass a folder for --out")
+    check_device_and_out(args)
     retarget = dance_vmd_config(args)
     director = CameraDirector.from_checkpoint(args.ckpt).to(args.device)
     if args.steps is not None and args.steps > director.diffusion.timesteps:
         raise InputError(None, f"--steps {args.steps}", f"use at most {director.diffusion.timesteps}")
-    motion = load_dance(args.dance)
+    motion = load_motion(args.dance)  # DCM motion json included
     floor = args.floor  # the dance VMD's floor, when it has one, is the camera's too
     if floor is None and motion.rotations is not None and motion.skeleton != "mmd60":
         floor = floor_plane(motion, retarget)
@@ -177,4 +165,4 @@ def run_camera(args: argparse.Namespace) -> int:
 
 
 __all__ = ["add_arguments", "run_camera", "add_dance_vmd_arguments", "dance_vmd_config", "dance_vmd_options",
-           "parse_aspect", "load_dance"]
+           "parse_aspect"]

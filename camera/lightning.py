@@ -17,7 +17,7 @@ the weights (what ``cli.py camera`` loads) is kept beside them.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch.nn import functional as F
@@ -97,7 +97,7 @@ class CameraDiffusionStage(Stage):
         music_channels = get_feature_set(feature_set).dim
         self.model_config = coerce_config(CameraModelConfig, model)
         if self.model_config.music_channels != music_channels:
-            self.model_config = CameraModelConfig(**{**asdict(self.model_config), "music_channels": music_channels})
+            self.model_config = replace(self.model_config, music_channels=music_channels)
         self.diffusion = coerce_config(DiffusionConfig, diffusion)
         self.loss_config = coerce_config(CameraLossConfig, loss)
         if not (is_non_negative(ema_decay) and ema_decay < 1):

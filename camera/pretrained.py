@@ -13,6 +13,7 @@ moving average when one was kept), so filming needs that file, a dance and its s
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -94,10 +95,6 @@ class CameraDirector(torch.nn.Module):
         return cls(net, norm, coerce_config(DiffusionConfig, hp["diffusion"]), hp.get("feature_set") or "edge35")
 
     @property
-    def window(self) -> int:
-        return self.net.config.window
-
-    @property
     def device(self) -> torch.device:
         return self.norm.camera_mean.device
 
@@ -125,11 +122,8 @@ class CameraDirector(torch.nn.Module):
         F = get_feature_set(self.feature_set).dim
         if music.ndim != 2 or music.shape[1] != F or music.shape[0] < T:
             raise ValueError(f"music must be (>= {T}, {F}), got {tuple(music.shape)}")
-        config = self.diffusion
-        if guidance_dance is not None or guidance_music is not None:
-            config = DiffusionConfig(**{**config.__dict__, "guidance_dance": config.guidance_dance
-                                        if guidance_dance is None else guidance_dance,
-                                        "guidance_music": config.guidance_music if guidance_music is None else guidance_music})
+        given = {"guidance_dance": guidance_dance, "guidance_music": guidance_music}
+        config = replace(self.diffusion, **{k: v for k, v in given.items() if v is not None})
         j = torch.as_tensor(np.asarray(joints), dtype=torch.float32, device=self.device)[None]
         m = torch.as_tensor(np.asarray(music[:T]), dtype=torch.float32, device=self.device)[None]
         x = film_features(self.net, self.norm, j, m, config, steps=steps, generator=generator, progress=progress,

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from data.camera import DEFAULT_ASPECT, CameraTrack, dcm_to_metres
-from data.render import DANCER_COLOURS, check_video_args, encode_video
+from data.motion import floor_height
+from data.render import BACKGROUND, bone_colours, check_video_args, encode_video
 from data.skeleton import get_skeleton
 
-_BACKGROUND = "#f6f5f1"
 _GRID = (0.55, 0.55, 0.52, 0.6)
 _NEAR = 0.05  # metres: points closer to (or behind) the camera are not drawn
 
@@ -55,7 +55,7 @@ def render_camera_view(joints: np.ndarray, skeleton: str, track: CameraTrack, ou
     H = int(height) + int(height) % 2
     W = int(round(H * aspect / 2)) * 2
     dpi = 100
-    fig = Figure(figsize=(W / dpi, H / dpi), dpi=dpi, facecolor=_BACKGROUND)
+    fig = Figure(figsize=(W / dpi, H / dpi), dpi=dpi, facecolor=BACKGROUND)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
@@ -63,14 +63,12 @@ def render_camera_view(joints: np.ndarray, skeleton: str, track: CameraTrack, ou
     ax.set_ylim(-1, 1)
     px = H / 360
     grid = LineCollection([], colors=[_GRID], linewidths=0.8 * px, zorder=1)
-    base, left, right_c = DANCER_COLOURS[0]
-    colours = [left if sk.joint_names[c].startswith(("left", "左")) else right_c
-               if sk.joint_names[c].startswith(("right", "右")) else base for _, c in bones]
+    colours = bone_colours(sk)
     body = LineCollection([], colors=colours, linewidths=2.2 * px, zorder=3, capstyle="round")
     ax.add_collection(grid)
     ax.add_collection(body)
     caption = ax.text(-0.98, 0.95, "", fontsize=8 * px, color="#333333", va="top", family="monospace", zorder=4)
-    floor = float(np.percentile(joints[:, :, 1].min(axis=1), 1))
+    floor = floor_height(joints, 1.0)
     centre = joints[:, 0].mean(axis=0)
     ticks = np.arange(-6.0, 6.01, 0.5)
     lines = [((centre[0] + a, floor, centre[2] - 6), (centre[0] + a, floor, centre[2] + 6)) for a in ticks]

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from data.camera import CAMERA_FPS, CameraTrack, camera_rotation_angles, dcm_to_mmd
+from data.camera import CAMERA_FPS, CameraTrack
 
 CAMERA_CHANNELS = 10
 """eye - anchor (3), forward (3), up (3), fov (1)."""
@@ -121,20 +121,18 @@ def features_to_track(x: np.ndarray | torch.Tensor, joints: np.ndarray | torch.T
                       fps: float = CAMERA_FPS, name: str = "") -> CameraTrack:
     """(T, 10) camera features of one dance (joints (T, 60, 3), DCM units) -> an MMD :class:`CameraTrack`.
 
-    The angles are unwrapped over the frames, so a spin keeps its turns; the distance is the eye's
+    Built by :meth:`data.camera.CameraTrack.from_frame`: the angles are unwrapped over the frames, so a
+    spin keeps its turns; the distance is the eye's
     distance along the view axis to the point nearest the waist (at least :data:`MIN_DISTANCE`),
     stored negative as MMD does; the fov stays fractional (the VMD writer rounds it).
     """
     x = torch.as_tensor(x, dtype=torch.float64)
     joints = torch.as_tensor(joints, dtype=torch.float64)
     eye, forward, up, right, fov = (a.numpy() for a in features_to_frame(x, joints))
-    R = np.stack([right, up, -forward], axis=-1)  # (T, 3, 3), columns R e_x, R e_y, R e_z
-    rotation = np.unwrap(camera_rotation_angles(R), axis=0)
     waist = joints[:, ANCHOR_BONE].numpy()
     distance = np.maximum(np.einsum("tc,tc->t", waist - eye, forward), MIN_DISTANCE)  # (T,)
-    interest = dcm_to_mmd(eye + distance[:, None] * forward)
-    return CameraTrack(distance=-distance, interest=interest, rotation=rotation, fov=np.clip(fov, 1.0, 179.0),
-                       fps=fps, name=name)
+    return CameraTrack.from_frame(eye, right, up, forward, np.clip(fov, 1.0, 179.0), fps=fps, name=name,
+                                  distance=-distance)
 
 
 def angular_margins(joints: torch.Tensor, eye: torch.Tensor, forward: torch.Tensor, up: torch.Tensor,

@@ -239,16 +239,16 @@ class CameraTrack:
     @classmethod
     def from_frame(cls, eye: np.ndarray, right: np.ndarray, up: np.ndarray, forward: np.ndarray,
                    fov: np.ndarray, fps: float = CAMERA_FPS, name: str = "",
-                   distance: float = MMD_DEFAULT_DISTANCE) -> "CameraTrack":
+                   distance: float | np.ndarray = MMD_DEFAULT_DISTANCE) -> "CameraTrack":
         """The track whose :meth:`frame` is ``eye, right, up, forward``: the inverse of :meth:`frame`.
 
         ``eye`` (N, 3) in DCM's frame, MMD units (DCM's ``camera_eye``); the axes (N, 3) a right-handed
         orthonormal frame (DCM's ``camera_x``, ``camera_y``, ``camera_z``); ``fov`` (N,) degrees.
         The angles come from :func:`camera_rotation_angles`, unwrapped over the frames. An eye and axes
         do not fix the distance: every distance gives the same eye, axes and view, so the track takes
-        ``distance`` for every frame (by default MMD's own, so the camera orbits a point 3.6 m ahead
-        when opened in MMD) and puts the interest point that far along the view direction. The given
-        eye and axes are kept in ``extras`` under DCM's names.
+        ``distance`` (one value for every frame, by default MMD's own, so the camera orbits a point
+        3.6 m ahead when opened in MMD, or one per frame) and puts the interest point that far along
+        the view direction. The given eye and axes are kept in ``extras`` under DCM's names.
 
         Raises:
             ValueError: shapes disagree, or the axes are not a right-handed orthonormal frame.
@@ -264,7 +264,7 @@ class CameraTrack:
         if off > _ROTATION_TOLERANCE or (N and np.linalg.det(R).min() < 0):
             raise ValueError(f"camera axes are not a right-handed orthonormal frame (off by {off:.3g})")
         rotation = np.unwrap(camera_rotation_angles(R), axis=0)  # (N, 3)
-        d = np.full(N, float(distance))
+        d = np.broadcast_to(np.asarray(distance, dtype=np.float64), (N,)).copy()
         # the interest point along the rebuilt view direction, so the eye comes back to rounding
         interest = dcm_to_mmd(eye - np.abs(d)[:, None] * camera_rotation_matrix(rotation)[..., :, 2])
         extras = {"camera_eye": eye, "camera_x": right, "camera_y": up, "camera_z": forward}

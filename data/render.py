@@ -62,7 +62,7 @@ DANCER_COLOURS = (
     ("#1f5fa8", "#6fa3e0", "#123d6e"),  # dancer 1 (leader): blue
     ("#c8452c", "#ee9078", "#7f2412"),  # dancer 2 (follower): red
 )
-_BACKGROUND = "#f6f5f1"
+BACKGROUND = "#f6f5f1"
 _GRID = np.array([0.55, 0.55, 0.52])
 _SHADOW = (0.25, 0.25, 0.25, 0.18)
 _FADED_ALPHA = 0.35  # a dancer whose motion has ended
@@ -191,6 +191,14 @@ def _side(name: str) -> int:
     return 0
 
 
+def bone_colours(sk: Skeleton, dancer: int = 0) -> list[str]:
+    """One colour per bone of ``sk.bones()``: the dancer's base colour, lighter on the left side and
+    darker on the right (by the child joint's name)."""
+    base, left, right = DANCER_COLOURS[dancer % len(DANCER_COLOURS)]
+    side = [_side(sk.joint_names[c]) for _, c in sk.bones()]
+    return [left if s > 0 else right if s < 0 else base for s in side]
+
+
 def _foot_joints(sk: Skeleton) -> list[int]:
     """Joints within 12 cm of the lowest rest joint: ankles, feet, toes on any skeleton."""
     rest_y = sk.rest_joints()[:, 1]
@@ -241,23 +249,22 @@ class _Scene:
 
         # Figure: axes fill the canvas in projected metres; equal aspect by construction of limits.
         dpi = 100
-        self.fig = Figure(figsize=(self.W / dpi, self.H / dpi), dpi=dpi, facecolor=_BACKGROUND)
+        self.fig = Figure(figsize=(self.W / dpi, self.H / dpi), dpi=dpi, facecolor=BACKGROUND)
         self.canvas = FigureCanvasAgg(self.fig)
         ax = self.fig.add_axes((0, 0, 1, 1))
         ax.set_axis_off()
         ax.set_xlim(*self.xlim)
         ax.set_ylim(*self.ylim)
-        ax.set_facecolor(_BACKGROUND)
+        ax.set_facecolor(BACKGROUND)
         self.ax = ax
         px = self.H / 512  # line widths and fonts scale with the video height
         self.grid = LineCollection([], linewidths=0.8 * px, zorder=1, capstyle="butt")
         ax.add_collection(self.grid)
         self.shadows, self.bodies, self.heads, self.feet = [], [], [], []
         for d, sk in enumerate(self.skeletons):
-            base, left, right = DANCER_COLOURS[d % len(DANCER_COLOURS)]
+            base = DANCER_COLOURS[d % len(DANCER_COLOURS)][0]
             bones = sk.bones()
-            colours = [left if _side(sk.joint_names[c]) > 0 else right if _side(sk.joint_names[c]) < 0
-                       else base for _, c in bones]
+            colours = bone_colours(sk, d)
             # Finger and face bones are short: thinner lines keep hands from turning into blobs.
             lengths = np.linalg.norm(sk.offsets[[c for _, c in bones]], axis=1)
             widths = np.where(lengths < 0.06, 1.2, 3.2) * px

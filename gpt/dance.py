@@ -54,6 +54,12 @@ def check_sampling_args(args: argparse.Namespace) -> None:
     if args.temperature < 0 or args.top_k < 0 or not 0 < args.top_p <= 1:
         raise InputError(None, f"--temperature {args.temperature} --top-k {args.top_k} --top-p {args.top_p}",
                          "use temperature >= 0, top-k >= 0 and 0 < top-p <= 1")
+    check_device_and_out(args)
+
+
+def check_device_and_out(args: argparse.Namespace) -> None:
+    """One clear error for ``--device cuda`` without CUDA, or an ``--out`` that is not a folder (every
+    generating command: ``dance``, ``follow``, ``camera``)."""
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
