@@ -1,15 +1,14 @@
-"""The camera part of ``make demo``: train the quick camera model, then film a held-out dance and the
-demo's own solo dance, as a user runs ``cli.py camera``.
+"""The camera part of ``make demo``: the quick camera model (:data:`FITS`, trained by :mod:`demo`
+through :func:`training.quick.fit_quick`) films a held-out dance and the demo's own solo dance, as a
+user runs ``cli.py camera``.
 
-:func:`camera_film_step` (after the solo-GPT step, whose dance it films when there is one):
+:func:`film_step` (after the fit and the solo dances, whose first it films when there is one):
 
-1. ``cli.py fit`` on ``configs/quick/camera.yaml``, paths moved under ``<out>`` (the config run is
-   written to ``<out>/configs/``), in a subprocess;
-2. ``cli.py camera`` on the first held-out DCM piece (its dance json and song) into
+1. ``cli.py camera`` on the first held-out DCM piece (its dance json and song) into
    ``<out>/camera/<piece>/``, and on the solo GPT's first dance to its song into
    ``<out>/camera/<dance>/`` (an SMPL dance at 60 fps: put on the MMD skeleton, a dance.vmd beside
    the camera.vmd);
-3. for the held-out piece, DanceCamera3D's dancer missing rate and limb capture difference of the
+2. for the held-out piece, DanceCamera3D's dancer missing rate and limb capture difference of the
    generated camera against the true one, with the 16:9 frame.
 """
 
@@ -23,24 +22,28 @@ from data.datasets.dcm import DCMReader
 from data.formats import load_motion
 from data.synth.camera import bone_visibility
 from metrics.camera import dancer_missing_rate, limbs_capture_difference
-from tokenizer.demo import fit_relocated, run_cli
+from training.quick import QuickFit, run_cli
+
+FITS = (QuickFit("camera", "dcm", demo_steps=500),)
+"""The quick camera stage and its steps in the demo's short schedule."""
 
 
-def film(ckpt: Path, dance: Path, song: Path, out: Path) -> None:
-    """``cli.py camera`` as a user runs it."""
-    run_cli("camera", "--ckpt", ckpt, "--dance", dance, "--music", song, "--out", out)
+def film(ckpt: Path, dance: Path, song: Path, out: Path, threads: int | None = None) -> None:
+    """``cli.py camera`` as a user runs it (its output in ``<out>/../../logs/camera_<name>.log``)."""
+    run_cli("camera", "--ckpt", ckpt, "--dance", dance, "--music", song, "--out", out,
+            log=out.parents[1] / "logs" / f"camera_{out.name}.log", threads=threads)
 
 
-def camera_film_step(out: Path) -> tuple[dict, str]:
-    """The demo step (see :mod:`demo`): the quick camera model trained, two dances filmed."""
+def film_step(out: Path, threads: int | None = None) -> tuple[dict, str]:
+    """The demo job (see :mod:`demo`): the trained camera model films two dances."""
     out = Path(out).resolve()
     summary: dict = {}
-    ckpt, summary["camera_fit_s"] = fit_relocated("camera", out, "dcm", {}, "camera demo")
+    ckpt = FITS[0].checkpoint(out)
     start = time.perf_counter()
     reader = DCMReader(out / "synth" / "dcm")
     piece = reader.sequences("test")[0]
     folder = out / "camera" / piece
-    film(ckpt, reader.motion_path(piece), reader.audio_path(piece), folder)
+    film(ckpt, reader.motion_path(piece), reader.audio_path(piece), folder, threads)
     track, joints = load_camera_npz(folder / "camera.npz")
     truth = reader.load_camera(piece).slice(0, track.num_frames)
     joints_dcm = metres_to_dcm(joints[:track.num_frames])
@@ -53,7 +56,7 @@ def camera_film_step(out: Path) -> tuple[dict, str]:
     solo = sorted((out / "dance").glob("*.npz"))
     if solo:  # the solo GPT step's dance, to its own song
         folder = out / "camera" / solo[0].stem
-        film(ckpt, solo[0], Path(load_motion(solo[0]).music), folder)
+        film(ckpt, solo[0], Path(load_motion(solo[0]).music), folder, threads)
         rows.append({"dance": f"solo GPT dance {solo[0].stem}", "video": str(folder / "camera.mp4"),
                      "vmd": str(folder / "camera.vmd"), "dance_vmd": str(folder / "dance.vmd")})
     summary["films"] = rows
@@ -65,4 +68,4 @@ def camera_film_step(out: Path) -> tuple[dict, str]:
     return summary, line
 
 
-__all__ = ["camera_film_step"]
+__all__ = ["FITS", "film", "film_step"]

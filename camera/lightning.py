@@ -27,12 +27,17 @@ from camera.diffusion import DiffusionConfig, cosine_alpha_bar, q_sample, to_x0
 from camera.model import DANCE_CHANNELS, CameraDenoiser, CameraModelConfig
 from camera.representation import (Normalizer, angular_margins, camera_features, dance_features, features_to_frame,
                                    yaw_rotate)
-from data.camera import DEFAULT_ASPECT
+from data.camera import DEFAULT_ASPECT, dcm_to_metres
 from data.errors import InputError, is_non_negative
+from data.motion import Motion
 from data.music import get_feature_set
 from training.config import coerce_config
 from training.optim import OptimizerConfig
+from training.previews import Preview, clip_frames, evaluating, song_path, validation_sequences
 from training.stage import Stage, StageName
+
+PREVIEW_SEED = 0
+"""The preview's sampling seed: every validation's preview draws the same noise, so they compare."""
 
 
 @dataclass
@@ -186,6 +191,32 @@ class CameraDiffusionStage(Stage):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.ema is not None:
             self.ema.update_parameters(self.net)
+
+    def preview(self, seconds: float, count: int = 1) -> list[Preview]:
+        """For :class:`training.previews.Previews`: the first ``seconds`` of each of the first ``count``
+        validation dances filmed by a camera sampled as ``cli.py camera`` samples one
+        (:meth:`camera.pretrained.CameraDirector.film`, the moving average of the weights), rendered as
+        that camera sees the dance (:func:`camera.render.render_camera_view`, 16:9)."""
+        from camera.pretrained import CameraDirector
+        from camera.render import render_camera_view
+
+        out = []
+        with evaluating(self):
+            director = CameraDirector(self.denoiser("val"), self.norm, self.diffusion, self.feature_set)
+            for seq in validation_sequences(self.trainer, count):
+                n = clip_frames(seconds, seq.track.fps, seq.num_frames)
+                track = director.film(seq.joints[:n], seq.music[:n], generator=torch.Generator().manual_seed(PREVIEW_SEED),
+                                      name=seq.name)
+                joints, song = dcm_to_metres(seq.joints[:n]), song_path(self.trainer, seq.name)
+                title = f"{seq.name}: generated camera"
+
+                def render(video, size, joints=joints, track=track, song=song, title=title):
+                    return render_camera_view(joints, "mmd60", track, video, music=song, height=size, title=title,
+                                              progress=False)
+
+                out.append(Preview(f"camera_{seq.name}", [Motion(skeleton="mmd60", fps=track.fps, joints=joints)],
+                                   music=song, title=title, render=render))
+        return out
 
 
 __all__ = ["CameraLossConfig", "CameraDiffusionStage", "EMAUpdate"]

@@ -33,6 +33,11 @@ str and ``start`` an int64 tensor.
 
 No normalisation happens here (Duolando's finger scaling, DCM's min-max scalers): those belong to
 the stage that learns from the numbers.
+
+Training windows come in a new seeded order every epoch, each DDP rank its share
+(:class:`EpochSampler`), through a loader whose position Lightning keeps in every checkpoint
+(:class:`ResumableDataLoader`): a run resumed from a mid-epoch checkpoint trains on the rest of that
+epoch's windows, in the same order, with the same augmentation draws (:class:`WindowKey`).
 """
 
 from __future__ import annotations
@@ -40,13 +45,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, Sequence, TypeVar
+from typing import Any, Generic, Iterator, Literal, Mapping, NamedTuple, Sequence, TypeVar
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader, Dataset
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from data import music as music_lib
 from data.camera import CameraTrack
@@ -211,6 +216,121 @@ def build_window_index(lengths: Sequence[int], length: int | None, stride: int =
 
 
 # --------------------------------------------------------------------------------------------------
+# Training order: seeded per epoch, sharded across ranks, resumable mid-epoch
+# --------------------------------------------------------------------------------------------------
+class WindowKey(NamedTuple):
+    """A training window as the sampler hands it to the dataset: its index and where its random draws
+    come from (``numpy.random.default_rng([seed, epoch, index])``), so augmentation depends on the run's
+    seed, the epoch and the window only, not on which worker cuts it or whether the run was resumed."""
+
+    index: int
+    seed: int
+    epoch: int
+
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, self.index])
+
+
+def run_seed() -> int:
+    """The run's seed: ``seed_everything``'s (Lightning keeps it in ``PL_GLOBAL_SEED``), else 0, as the
+    DistributedSampler Lightning would inject takes it."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+class EpochSampler(DistributedSampler):
+    """The training windows in a new order every epoch, a function of ``(seed, epoch)`` only, this rank's
+    share of it, each as a :class:`WindowKey`.
+
+    It is torch's :class:`~torch.utils.data.DistributedSampler` (``randperm`` from a generator seeded
+    with ``seed + epoch``, padded to a multiple of the ranks, dealt round-robin), so Lightning leaves it
+    in place under DDP (it only swaps in its own for other samplers) and calls :meth:`set_epoch` at each
+    epoch; with one process it is a seeded shuffle of every window. Lightning leaving it in place
+    means it must know the ranks itself: ``num_replicas`` / ``rank`` default to the process group's
+    (one process when there is none). ``skip`` drops the first windows of this rank's share for one
+    pass: what :class:`ResumableDataLoader` sets to continue an epoch.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        grouped = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if num_replicas is None:
+            num_replicas = torch.distributed.get_world_size() if grouped else 1
+        if rank is None:
+            rank = torch.distributed.get_rank() if grouped else 0
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[WindowKey]:
+        skip, self.skip = self.skip, 0
+        indices = list(super().__iter__())[skip:]
+        return iter([WindowKey(int(i), int(self.seed), int(self.epoch)) for i in indices])
+
+
+class ResumableDataLoader(DataLoader):
+    """A training DataLoader over an :class:`EpochSampler` that knows how far into its epoch it is.
+
+    Lightning treats a loader with ``state_dict`` / ``load_state_dict`` as stateful: it saves
+    :meth:`state_dict` in every checkpoint (``loops.fit_loop.state_dict.combined_loader``) and hands it
+    to :meth:`load_state_dict` before a resumed run's first batch. The state is the pass's epoch, the
+    batches handed to the training loop so far (counted as they are handed over, not as workers
+    prefetch them) and the sampler's seed, so a run resumed from a mid-epoch checkpoint trains on the
+    rest of that epoch's windows in the same order; one resumed at an epoch's end starts the next.
+
+    Each pass starts at its first batch, after Lightning has set the epoch, and its workers' base seed
+    comes from this loader's own generator, seeded per epoch: starting a pass draws nothing from torch's
+    global RNG, which a resumed run restores to the checkpoint's state (a plain DataLoader draws a seed
+    from it for every pass).
+    """
+
+    def __init__(self, dataset: Dataset, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("generator", torch.Generator())
+        super().__init__(dataset, *args, **kwargs)
+        self._epoch: int | None = None  # epoch of the current (or last) pass
+        self._batches = 0  # batches that pass has handed out
+        self._resume: tuple[int, int] | None = None  # (epoch, batches) from load_state_dict
+
+    def __iter__(self) -> Iterator:
+        return self._pass()
+
+    def _pass(self) -> Iterator:
+        sampler = self.sampler
+        epoch = int(getattr(sampler, "epoch", 0))
+        done = 0
+        if self._resume is not None:
+            resume_epoch, resume_batches = self._resume
+            self._resume = None
+            if resume_epoch == epoch and isinstance(sampler, EpochSampler):
+                done = resume_batches
+                sampler.skip = done * int(self.batch_size or 1)
+        self.generator.manual_seed(int(np.random.SeedSequence([int(getattr(sampler, "seed", 0)), epoch])
+                                       .generate_state(1, np.uint64)[0]))
+        self._epoch, self._batches = epoch, done
+        for batch in super().__iter__():
+            self._batches += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.sampler
+        return {"epoch": int(getattr(sampler, "epoch", 0) if self._epoch is None else self._epoch),
+                "batches": int(self._batches), "seed": int(getattr(sampler, "seed", 0)),
+                "num_replicas": int(getattr(sampler, "num_replicas", 1)), "windows": len(self.dataset),
+                "batch_size": int(self.batch_size or 1)}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        sampler = self.sampler
+        here = self.state_dict()
+        changed = [k for k in ("num_replicas", "windows", "batch_size") if k in state and int(state[k]) != here[k]]
+        if changed:
+            rank_zero_warn(f"resuming with a different {', '.join(changed)} than the checkpoint's run "
+                           f"({', '.join(f'{k} {state[k]} -> {here[k]}' for k in changed)}): the resumed epoch "
+                           "skips as many batches as were trained, but not the same windows")
+        if isinstance(sampler, EpochSampler):
+            sampler.seed = int(state.get("seed", sampler.seed))
+            sampler.set_epoch(int(state["epoch"]))  # a pass started before Lightning sets the epoch uses it
+        self._resume = (int(state["epoch"]), int(state["batches"]))
+
+
+# --------------------------------------------------------------------------------------------------
 # In-memory sequences (float32, frame-aligned, cropped to motion/music overlap)
 # --------------------------------------------------------------------------------------------------
 @dataclass
@@ -311,13 +431,19 @@ class WindowedDataset(Dataset, Generic[S]):
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
-    def __getitem__(self, i: int) -> Sample:
-        s, start, stop = (int(v) for v in self.index[i])
+    def __getitem__(self, key: int | WindowKey) -> Sample:
+        """Window ``key``: an index (random draws, if the task makes any, from torch's global RNG), or
+        a :class:`WindowKey` (what the training loader hands out: the draws from the key's own generator)."""
+        rng = None
+        if isinstance(key, WindowKey):
+            key, rng = key.index, key.rng()
+        s, start, stop = (int(v) for v in self.index[key])
         seq = self.sequences[s]
-        return {**self.sample(seq, start, stop), "name": seq.name, "start": start}
+        return {**self.sample(seq, start, stop, rng), "name": seq.name, "start": start}
 
-    def sample(self, seq: S, start: int, stop: int) -> dict[str, torch.Tensor]:
-        """The task's tensors for frames ``[start, stop)`` of ``seq`` (each task overrides this)."""
+    def sample(self, seq: S, start: int, stop: int, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+        """The task's tensors for frames ``[start, stop)`` of ``seq`` (each task overrides this); random
+        draws (augmentation) from ``rng``, or torch's global RNG when it is None."""
         raise NotImplementedError(f"{type(self).__name__} does not define sample()")
 
     def music(self, seq: S, start: int, stop: int) -> torch.Tensor:
@@ -351,7 +477,9 @@ class SoloDataset(WindowedDataset[SoloSequence]):
     fewer where the sequence ends first), both resampled linearly in time, the music's beat one-hot
     (channel ``beat_channel``) moved to the stretched beat frames. A song's tempo is then no longer a
     label the model can learn its genre's moves by: held-out songs have tempi their genre's training
-    songs lack (AIST++ and the synthetic corpus alike).
+    songs lack (AIST++ and the synthetic corpus alike). In training the factor is drawn from the
+    window's :class:`WindowKey` (the run's seed, the epoch, the window), so it is the same with any
+    number of loader workers and after a resume.
     """
 
     def __init__(self, sequences: Sequence[SoloSequence], length: int | None, stride: int = 1,
@@ -361,11 +489,13 @@ class SoloDataset(WindowedDataset[SoloSequence]):
         self.tempo_range = check_tempo_range(tempo_range)
         self.beat_channel = beat_channel
 
-    def sample(self, seq: SoloSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
+    def sample(self, seq: SoloSequence, start: int, stop: int, rng: np.random.Generator | None = None
+               ) -> dict[str, torch.Tensor]:
         if self.tempo_range is None:
             return {**dancer_sample(seq.dancer, start, stop), "music": self.music(seq, start, stop), "tempo": 1.0}
         lo, hi = self.tempo_range
-        factor = float(np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * torch.rand(()).item()))  # torch's RNG: seeded per worker
+        u = torch.rand(()).item() if rng is None else float(rng.random())
+        factor = float(np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * u))
         T, m = stop - start, self.music_margin
         factor = min(factor, (seq.num_frames - 1 - start) / max(T - 1, 1))  # do not read past the sequence
         src = start + np.arange(T) * factor  # (T,) source frame of each output frame
@@ -422,7 +552,8 @@ class DuetDataset(WindowedDataset[DuetSequence]):
         sk = get_skeleton(skeleton)
         self.hips = (sk.index("left_hip"), sk.index("right_hip"))
 
-    def sample(self, seq: DuetSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
+    def sample(self, seq: DuetSequence, start: int, stop: int, rng: np.random.Generator | None = None
+               ) -> dict[str, torch.Tensor]:
         out = {**dancer_sample(seq.leader, start, stop, "leader_"),
                **dancer_sample(seq.follower, start, stop, "follower_")}
         rel = _tensor(seq.follower.joints[start:stop, 0] - seq.leader.joints[start:stop, 0])  # (T, 3)
@@ -440,7 +571,8 @@ class CameraDataset(WindowedDataset[CameraSequence]):
     units (the camera's frame and units, as DanceCamera3D feeds them); ``music`` (T, F); ``name``;
     ``start``."""
 
-    def sample(self, seq: CameraSequence, start: int, stop: int) -> dict[str, torch.Tensor]:
+    def sample(self, seq: CameraSequence, start: int, stop: int, rng: np.random.Generator | None = None
+               ) -> dict[str, torch.Tensor]:
         return {"camera": _tensor(seq.track.slice(start, stop).polar.astype(np.float32)),  # (T, 8)
                 "joints": _tensor(seq.joints[start:stop]), "music": self.music(seq, start, stop)}
 
@@ -657,17 +789,23 @@ class _WindowedDataModule(pl.LightningDataModule):
 
     # -- loaders ------------------------------------------------------------------------------------
     def _loader(self, role: str) -> DataLoader:
+        """Training: a :class:`ResumableDataLoader` over an :class:`EpochSampler` (seeded with the run's
+        seed, sharded over the trainer's ranks); validation / test: in order. Neither draws from torch's
+        global RNG when a pass starts."""
         ds = self.dataset(role)
-        train = role == "train"
-        if train:
-            batch_size = self.loader.batch_size
-        elif self.loader.eval_batch_size is not None:
+        common = dict(num_workers=self.loader.num_workers, persistent_workers=self.loader.persistent_workers,
+                      pin_memory=self.loader.pin_memory, generator=torch.Generator())
+        if role == "train":
+            trainer = self.trainer
+            world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+            sampler = EpochSampler(ds, num_replicas=world, rank=rank, seed=run_seed())
+            return ResumableDataLoader(ds, batch_size=self.loader.batch_size, sampler=sampler,
+                                       drop_last=self.loader.drop_last, **common)
+        if self.loader.eval_batch_size is not None:
             batch_size = self.loader.eval_batch_size
         else:
             batch_size = 1 if self.window.eval_mode == "whole" else self.loader.batch_size
-        return DataLoader(ds, batch_size=batch_size, shuffle=train, num_workers=self.loader.num_workers,
-                          persistent_workers=self.loader.persistent_workers,
-                          pin_memory=self.loader.pin_memory, drop_last=train and self.loader.drop_last)
+        return DataLoader(ds, batch_size=batch_size, shuffle=False, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
@@ -873,6 +1011,7 @@ class CameraDataModule(_WindowedDataModule):
 __all__ = [
     "WindowConfig", "MusicConfig", "LoaderConfig",
     "window_starts", "build_window_index", "music_window",
+    "WindowKey", "EpochSampler", "ResumableDataLoader", "run_seed",
     "DancerArrays", "SoloSequence", "DuetSequence", "CameraSequence",
     "WindowedDataset", "SoloDataset", "DuetDataset", "CameraDataset", "dancer_sample",
     "SongFeatures", "load_solo_sequences", "load_duet_sequences", "load_camera_sequences",

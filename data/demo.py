@@ -13,6 +13,7 @@ goes into ``OUT/demo_summary.json`` and the line printed for it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from data.camera import DEFAULT_ASPECT, metres_to_dcm
@@ -20,17 +21,35 @@ from data.datasets.aistpp import AISTPPReader
 from data.datasets.dcm import DCMReader
 from data.datasets.dd100 import DD100Reader
 from data.formats import save_motion
+from data.io import atomic_output
 from data.music import compute_features
 from data.render import render_video
 from data.synth.camera import pelvis_in_view_share
 from data.synth.corpus import synth_corpus
 
+CORPORA = ("aistpp", "dd100", "dcm")
 
-def corpus_step(out: Path, preset: str = "quick", seed: int = 0) -> tuple[dict, str]:
-    """The corpus, in the real datasets' layouts, under ``out/synth``."""
+
+def corpus_step(out: Path, preset: str = "quick", seed: int = 0, fingerprint: str | None = None
+                ) -> tuple[dict, str]:
+    """The corpus, in the real datasets' layouts, under ``out/synth``. With a ``fingerprint`` (what the
+    corpus depends on: preset, seed, code), a corpus written under the same one is reused."""
     synth_root = out / "synth"
+    stamp = synth_root / "fingerprint.json"
+    if fingerprint is not None and stamp.is_file() and all((synth_root / c).is_dir() for c in CORPORA):
+        try:
+            previous = json.loads(stamp.read_text())
+        except ValueError:
+            previous = {}
+        if previous.get("fingerprint") == fingerprint:
+            return previous["sizes"], f"the {preset} corpus under {synth_root} is unchanged: reused"
+    if stamp.exists():
+        stamp.unlink()
     sizes = synth_corpus(synth_root, preset=preset, seed=seed, log=lambda s: None)
     summary = {k: v for k, v in sizes.items() if k != "seconds"}
+    if fingerprint is not None:
+        with atomic_output(stamp) as tmp:
+            tmp.write_text(json.dumps({"fingerprint": fingerprint, "sizes": summary}))
     return summary, f"synthesised the {preset} corpus under {synth_root} in {sizes['seconds']:.1f} s"
 
 

@@ -19,14 +19,23 @@ from typing import Any, Mapping
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
+import numpy as np
+
+from data.motion import Motion
+from data.music import get_feature_set
 from duet.model import TRANSLATION, DuetGPT, DuetGPTConfig
-from duet.pretrained import follow_hparams
-from gpt.lightning import SoloGPTStage, cut_tokens, tokenizer_facts
+from duet.pretrained import Follower, follow_hparams
+from gpt.lightning import PREVIEW_SEED, SoloGPTStage, cut_tokens, tokenizer_facts
+from gpt.sampling import SamplingConfig
 from gpt.solo import shift_right, token_loss
 from tokenizer.pretrained import Tokenizer, TranslationTokenizer
 from tokenizer.translation import follower_offset
 from training.optim import OptimizerConfig
+from training.previews import BeatPlot, Preview, beat_frames, clip_frames, evaluating, song_path, validation_sequences
 from training.stage import StageName
+
+PREVIEW_SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9)
+"""How preview followers are sampled: ``cli.py follow``'s defaults."""
 
 
 @torch.no_grad()
@@ -115,6 +124,12 @@ class DuetGPTStage(SoloGPTStage):
                                   translation_codebook_size=trans.model.codebook_size)
         return self.tokenizer
 
+    def configure_model(self) -> None:
+        super().configure_model()
+        # The step passes no genre (DD100 has none), so the genre table gets no gradient; DDP without
+        # unused-parameter detection (the configs' `strategy: ddp`) fails on such a parameter: frozen.
+        self.gpt.genre_embedding.requires_grad_(False)
+
     def train(self, mode: bool = True):
         super().train(mode)
         if self.translation is not None:
@@ -152,5 +167,35 @@ class DuetGPTStage(SoloGPTStage):
     def shared_step(self, batch: Mapping[str, Any], stage: StageName) -> torch.Tensor:
         return self.log_losses(self.losses(batch), stage, batch["music"].shape[0])
 
+    def preview(self, seconds: float, count: int = 1) -> list[Preview]:
+        """For :class:`training.previews.Previews`: the first ``seconds`` of each of the first ``count``
+        validation duets' leader with a follower generated as ``cli.py follow`` generates one
+        (:meth:`duet.pretrained.Follower.follow`), and the follower's beat plot against the song's
+        beats and the leader's."""
+        return duet_previews(self.trainer, self, self.gpt, self.tokenizer, self.translation, self.feature_set,
+                             seconds, count)
 
-__all__ = ["DuetGPTStage", "tokenize_duets", "window_duet_tokens", "window_conditions"]
+
+def duet_previews(trainer, stage: torch.nn.Module, gpt: DuetGPT, tokenizer: Tokenizer, translation: TranslationTokenizer,
+                  feature_set: str | None, seconds: float, count: int = 1) -> list[Preview]:
+    """What :meth:`DuetGPTStage.preview` shows, for any stage that trains an interaction GPT (``stage``:
+    the module put in eval mode meanwhile, its modes restored after)."""
+    channel = get_feature_set(feature_set).beat_channel if feature_set else None
+    out = []
+    with evaluating(stage):
+        follower = Follower(gpt, tokenizer, translation, feature_set or "")  # (sets its modules to eval)
+        for seq in validation_sequences(trainer, count):
+            n = clip_frames(seconds, follower.fps, seq.num_frames, multiple=follower.stride)
+            music = np.asarray(seq.music[:n])
+            leader = Motion(skeleton=follower.tokenizer.skeleton, fps=follower.fps, joints=seq.leader.joints[:n],
+                            name="leader")
+            [dance] = follower.follow([leader], [music], PREVIEW_SAMPLING, names=["follower"],
+                                      generator=torch.Generator().manual_seed(PREVIEW_SEED))
+            beats = None if channel is None else BeatPlot(dance.motion.joints, follower.fps, beat_frames(music, channel),
+                                                          leader=leader.joints, title=f"follower generated for {seq.name}")
+            out.append(Preview(f"follower_{seq.name}", [leader, dance.motion], music=song_path(trainer, seq.name),
+                               title=f"{seq.name}: leader (blue), generated follower (red)", beats=beats))
+    return out
+
+
+__all__ = ["DuetGPTStage", "duet_previews", "tokenize_duets", "window_duet_tokens", "window_conditions"]

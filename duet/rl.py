@@ -22,8 +22,8 @@ followers are the policy's own) and:
    supervised policy and an optional entropy bonus.
 
 The base (embeddings, both look-ahead encoders, the first ``frozen_layers`` blocks) stays frozen; the
-head blocks and output heads train. The replay memory is saved in the checkpoint, so a resumed run
-continues with it. The checkpoint is an interaction GPT checkpoint (same keys as
+head blocks and output heads train. The replay memory is saved in the checkpoint (every DDP rank's
+own), so a resumed run continues with it. The checkpoint is an interaction GPT checkpoint (same keys as
 :class:`duet.lightning.DuetGPTStage`'s), so ``cli.py follow`` reads it as it is.
 """
 
@@ -49,6 +49,7 @@ from gpt.rl import Critic, RLConfig, actor_critic_loss, teacher_forced
 from gpt.sampling import SamplingConfig, generate
 from tokenizer.translation import follower_offset, follower_root
 from training.config import coerce_config
+from training.dist import gather_ranks, own_rank
 from training.optim import OptimizerConfig
 from training.stage import Stage, StageName
 
@@ -249,12 +250,12 @@ class DuetRLStage(Stage):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint[REPLAY_KEY] = self.memory.state()
+        checkpoint[REPLAY_KEY] = gather_ranks(self.memory.state())  # under DDP each rank replays its own
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
         if REPLAY_KEY in checkpoint:
-            self.memory.load(checkpoint[REPLAY_KEY])
+            self.memory.load(own_rank(checkpoint[REPLAY_KEY]))
 
     # -- rewards -------------------------------------------------------------------------------------
     def rewards(self, tokens: Mapping[str, torch.Tensor], leader: torch.Tensor, music_beats: np.ndarray

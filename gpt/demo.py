@@ -1,13 +1,10 @@
-"""The solo-GPT part of ``make demo``: train the quick solo GPT over the quick tokenizer, fine-tune it
-with the actor-critic for a short run, and dance to held-out synthetic songs.
+"""The solo-GPT part of ``make demo``: the quick solo GPT and its actor-critic fine-tuning (:data:`FITS`,
+trained by :mod:`demo` through :func:`training.quick.fit_quick`), and dances to held-out songs.
 
-:func:`gpt_step` (after the tokenizer step, whose checkpoints it reads):
-
-1. ``cli.py fit`` on ``configs/quick/solo_gpt.yaml`` then on ``configs/quick/solo_rl.yaml``, paths
-   moved under ``<out>`` (the configs run are written to ``<out>/configs/``), in subprocesses;
-2. ``cli.py dance`` with the fine-tuned checkpoint on the first two test songs of the corpus (songs
-   neither stage trained on): ``<out>/dance/<song>.{npz,pkl,bvh,mp4}``;
-3. the BAS of those dances against the songs' ground-truth beats, beside the true dances'.
+:func:`dance_step` (after the fits): ``cli.py dance`` with the fine-tuned checkpoint on the first two
+test songs of the corpus (songs neither stage trained on): ``<out>/dance/<song>.{npz,pkl,bvh,mp4}``;
+then the BAS of those dances against the songs' ground-truth beats, beside the true dances', and a
+beat-alignment plot of each (``<out>/dance/<song>_beats.png``).
 """
 
 from __future__ import annotations
@@ -21,25 +18,22 @@ import numpy as np
 from data.datasets.aistpp import AISTPPReader, parse_sequence_name
 from data.formats import load_motion
 from metrics.beat import bailando_bas
-from tokenizer.demo import fit_relocated, run_cli
+from metrics.plots import beat_alignment_plot
+from training.quick import QuickFit, run_cli
 
+FITS = (QuickFit("solo_gpt", "aistpp", {"tokenizer": "solo_tokenizer"}, demo_steps=400),
+        QuickFit("solo_rl", "aistpp", {"gpt": "solo_gpt"}, demo_steps=50))
+"""The quick solo stages, in order (the last is what dances), and their steps in the demo's short schedule."""
 SONGS = 2
 
 
-def gpt_step(out: Path) -> tuple[dict, str]:
-    """The demo step (see :mod:`demo`): quick solo GPT + RL trained, dances to held-out songs."""
+def dance_step(out: Path, threads: int | None = None) -> tuple[dict, str]:
+    """The demo job (see :mod:`demo`): the fine-tuned solo GPT dances to held-out songs."""
     out = Path(out).resolve()
-    summary: dict = {}
-    _, summary["solo_gpt_fit_s"] = fit_relocated("solo_gpt", out, "aistpp", {"tokenizer": "solo_tokenizer"}, "gpt demo")
-    ckpt, summary["solo_rl_fit_s"] = fit_relocated("solo_rl", out, "aistpp", {"gpt": "solo_gpt"}, "gpt demo")
-
     start = time.perf_counter()
-    rows = dance_held_out(out, ckpt)
-    summary["dance_s"] = round(time.perf_counter() - start, 1)
-    summary["dances"] = rows
-    summary["video"] = rows[0]["video"]
-    line = (f"solo GPT + RL trained ({summary['solo_gpt_fit_s']:.0f} s + {summary['solo_rl_fit_s']:.0f} s); danced to "
-            f"{len(rows)} held-out songs: BAS {', '.join(str(r['bas']) for r in rows)} (true dances "
+    rows = dance_held_out(out, FITS[-1].checkpoint(out), threads)
+    summary = {"dance_s": round(time.perf_counter() - start, 1), "dances": rows, "video": rows[0]["video"]}
+    line = (f"danced to {len(rows)} held-out songs: BAS {', '.join(str(r['bas']) for r in rows)} (true dances "
             f"{', '.join(str(r['bas_true_dance']) for r in rows)}) -> {summary['video']}")
     return summary, line
 
@@ -58,20 +52,25 @@ def held_out_songs(reader: AISTPPReader, count: int = SONGS) -> list[str]:
     return names
 
 
-def dance_held_out(out: Path, ckpt: Path) -> list[dict]:
+def dance_held_out(out: Path, ckpt: Path, threads: int | None = None) -> list[dict]:
     """``cli.py dance`` with ``ckpt`` on held-out songs, as a user runs it, then the BAS of each dance
     and of the song's true dance against the song's ground-truth beats."""
     reader = AISTPPReader(out / "synth" / "aistpp")
     names = held_out_songs(reader)
     songs = [reader.music_path(n) for n in names]
-    run_cli("dance", "--ckpt", ckpt, "--music", *songs, "--out", out / "dance")
+    run_cli("dance", "--ckpt", ckpt, "--music", *songs, "--out", out / "dance", log=out / "logs" / "dance.log",
+            threads=threads)
     rows = []
     for n, song in zip(names, songs):
         truth = json.loads((out / "synth" / "aistpp" / "groundtruth" / "music" /
                             f"{parse_sequence_name(n).music_id}.json").read_text())
-        beats = np.round(np.asarray(truth["beat_times"]) * 60).astype(np.int64)
         dance = load_motion(out / "dance" / f"{song.stem}.npz")
+        beats = np.round(np.asarray(truth["beat_times"]) * dance.fps).astype(np.int64)  # frames
+        plot = beat_alignment_plot(dance.joints, dance.fps, beats, out / "dance" / f"{song.stem}_beats.png",
+                                   title=f"solo dance to the held-out song {song.stem}")
         rows.append({"song": song.stem, "bas": round(bailando_bas(dance.joints, beats), 3),
                      "bas_true_dance": round(bailando_bas(reader.load(n).joints, beats), 3),
-                     "video": str(out / "dance" / f"{song.stem}.mp4")})
+                     "video": str(out / "dance" / f"{song.stem}.mp4"), "beat_plot": str(plot),
+                     "files": [str(p) for p in sorted((out / "dance").glob(f"{song.stem}.*"))
+                               if p.suffix in (".npz", ".pkl", ".bvh")]})
     return rows

@@ -20,12 +20,19 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from data.datasets.aistpp import try_parse_sequence_name
 from data.music import get_feature_set
-from gpt.pretrained import dance_hparams
+from gpt.pretrained import DEFAULT_ROOT_START, SoloDancer, dance_hparams
+from gpt.sampling import SamplingConfig
 from gpt.solo import SoloGPT, SoloGPTConfig, shift_right, token_loss
 from tokenizer.pretrained import Tokenizer
 from training.config import coerce_config
 from training.optim import OptimizerConfig
+from training.previews import BeatPlot, Preview, beat_frames, clip_frames, evaluating, song_path, validation_sequences
 from training.stage import Stage, StageName
+
+PREVIEW_SAMPLING = SamplingConfig(temperature=1.0, top_p=0.95)
+"""How preview dances are sampled: ``cli.py dance``'s defaults."""
+PREVIEW_SEED = 0
+"""The preview's sampling seed: every validation's preview draws the same noise, so they compare."""
 
 
 def tokenizer_facts(tokenizer: Tokenizer) -> dict[str, Any]:
@@ -194,6 +201,15 @@ class SoloGPTStage(Stage):
         logits = self.gpt(music_tokens, shift_right(tokens, self.gpt.start_token), genre[:, None].expand(B, N))
         return self.log_losses(token_loss(logits, tokens), stage, B)
 
+    # -- previews ------------------------------------------------------------------------------------
+    def preview(self, seconds: float, count: int = 1) -> list[Preview]:
+        """For :class:`training.previews.Previews`: a dance generated as ``cli.py dance`` generates one
+        (:meth:`gpt.pretrained.SoloDancer.dance`) for the first ``seconds`` of each of the first ``count``
+        validation songs (with the sequence's genre when the model knows it), and its beat plot against
+        the song's beats (the feature set's beat channel)."""
+        return solo_previews(self.trainer, self, self.gpt, self.tokenizer, self.feature_set, self.root_start,
+                             seconds, count)
+
     def log_losses(self, out: Mapping[str, torch.Tensor], stage: StageName, batch: int) -> torch.Tensor:
         """Log :func:`gpt.solo.token_loss`'s terms under ``stage`` (synced across ranks outside training)
         and return the total."""
@@ -202,6 +218,28 @@ class SoloGPTStage(Stage):
         self.log_dict({f"{stage}/{k}": v.detach() for k, v in out.items() if k != "loss"}, batch_size=batch,
                       sync_dist=sync)
         return out["loss"]
+
+
+def solo_previews(trainer, stage: torch.nn.Module, gpt: SoloGPT, tokenizer: Tokenizer, feature_set: str | None,
+                  root_start, seconds: float, count: int = 1) -> list[Preview]:
+    """What :meth:`SoloGPTStage.preview` shows, for any stage that trains a solo GPT (``stage``: the
+    module put in eval mode meanwhile, its modes restored after)."""
+    channel = get_feature_set(feature_set).beat_channel if feature_set else None
+    out = []
+    with evaluating(stage):
+        dancer = SoloDancer(gpt, tokenizer, feature_set or "", root_start or DEFAULT_ROOT_START)  # (sets eval)
+        for seq in validation_sequences(trainer, count):
+            n = clip_frames(seconds, dancer.fps, seq.num_frames, multiple=dancer.stride)
+            music = np.asarray(seq.music[:n])
+            genre = genre_of(seq.name)
+            [dance] = dancer.dance([music], PREVIEW_SAMPLING, genres=[genre if genre in gpt.config.genres else None],
+                                   generator=torch.Generator().manual_seed(PREVIEW_SEED), names=[seq.name])
+            motion = dance.motion
+            out.append(Preview(f"dance_{seq.name}", [motion], music=song_path(trainer, seq.name),
+                               title=f"generated for {seq.name}",
+                               beats=None if channel is None else BeatPlot(motion.joints, motion.fps,
+                                                                           beat_frames(music, channel))))
+    return out
 
 
 def cut_tokens(tables, starts, num_tokens: int, margin: int = 0, pad: int = 0,

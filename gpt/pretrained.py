@@ -27,6 +27,8 @@ from training.checkpoint import read_checkpoint, sub_state
 from training.config import coerce_config
 
 STAGE = "gpt.lightning.SoloGPTStage"
+DEFAULT_ROOT_START = (0.0, 0.9, 0.0)
+"""Where a dance's pelvis starts when the checkpoint does not say (metres)."""
 
 
 def dance_hparams(gpt: SoloGPTConfig, tokenizer: Tokenizer | None, feature_set: str | None,
@@ -108,7 +110,7 @@ class SoloDancer(PretrainedGPT):
     """
 
     def __init__(self, gpt: SoloGPT, tokenizer: Tokenizer, feature_set: str,
-                 root_start: Sequence[float] = (0.0, 0.9, 0.0)) -> None:
+                 root_start: Sequence[float] = DEFAULT_ROOT_START) -> None:
         super().__init__(gpt, tokenizer, feature_set)
         self.root_start = torch.tensor([float(v) for v in root_start])
 
@@ -127,7 +129,7 @@ class SoloDancer(PretrainedGPT):
         gpt.load_state_dict(sub_state(state, "gpt."), strict=True)
         tokenizer = Tokenizer(hp["tokenizer_config"])
         tokenizer.model.load_state_dict(sub_state(state, "tokenizer.model."), strict=True)
-        return cls(gpt, tokenizer, hp["feature_set"], hp.get("root_start") or (0.0, 0.9, 0.0))
+        return cls(gpt, tokenizer, hp["feature_set"], hp.get("root_start") or DEFAULT_ROOT_START)
 
     # -- generation ----------------------------------------------------------------------------------
     @torch.no_grad()

@@ -5,6 +5,7 @@ Modules:
 * :mod:`metrics.features` -- kinetic (72-d) and geometric (32-d) motion features, ``legacy`` switch;
 * :mod:`metrics.fid` -- FID (reference protocol, real part, sqrtm fallback) and Div;
 * :mod:`metrics.beat` -- Bailando's music-beat-centric BAS, FACT's motion-beat-centric score, PFC;
+* :mod:`metrics.plots` -- the beat-alignment plot (speed curve, kinematic and music beats, BAS) as a PNG;
 * :mod:`metrics.duet` -- Duolando's FID_cd / Div_cd, BED, foot slip, contact frequency;
 * :mod:`metrics.camera` -- DanceCamera3D's FID_k / FID_s / Div, DMR, LCD (the frustum test is
   :func:`data.camera.visibility_mask`);

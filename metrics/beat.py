@@ -8,9 +8,9 @@ Gaussian width ``sigma`` in frames and the frame rate explicit (σ = 3 frames is
 
 * motion beats (:func:`bailando_motion_beats`): the mean over joints of the per-frame joint speed
   ``|p[t+1] - p[t]|`` (T-1 values, index t = the step from frame t to t+1), smoothed with
-  ``scipy.ndimage.gaussian_filter(σ = 5 frames)``, then its strict local minima
-  (``argrelextrema(np.less)``, order 1);
-* music beats are truncated to indices < T-1 (the length of the speed curve);
+  ``scipy.ndimage.gaussian_filter(σ = 5 frames)`` (that curve is :func:`bailando_speed_curve`), then its
+  strict local minima (``argrelextrema(np.less)``, order 1);
+* music beats are truncated to indices < T-1 (the length of the speed curve; :func:`bailando_music_beats`);
 * BAS = mean over *music* beats b of ``exp(-min_d (d - b)² / (2 σ²))``, σ = 3 frames.
 
 **FACT's beat alignment** (:func:`fact_beat_align`, motion-beat-centric; mint / AI Choreographer):
@@ -55,13 +55,27 @@ PFC_SCALE = 1e4
 # --------------------------------------------------------------------------------------------------
 # Motion beats
 # --------------------------------------------------------------------------------------------------
-def bailando_motion_beats(joints: np.ndarray, smoothing: float = BAILANDO_SMOOTHING_FRAMES) -> np.ndarray:
-    """Bailando's motion beats of ``joints`` (T, J, 3): indices into the (T-1)-long speed curve."""
+def bailando_speed_curve(joints: np.ndarray, smoothing: float = BAILANDO_SMOOTHING_FRAMES) -> np.ndarray:
+    """Bailando's kinematic speed curve of ``joints`` (T, J, 3): the (T-1,) mean joint speed per frame
+    step (index t = the step from frame t to t+1, units of ``joints`` per frame), Gaussian-smoothed
+    with σ = ``smoothing`` frames (none when 0). Its strict local minima are the motion beats."""
     x = np.asarray(joints, dtype=np.float64)
     speed = np.linalg.norm(x[1:] - x[:-1], axis=-1).mean(axis=1)  # (T-1,) mean joint speed
     if smoothing > 0:
         speed = gaussian_filter(speed, smoothing)  # mode 'reflect', truncate 4, as the reference
-    return argrelextrema(speed, np.less)[0].astype(np.int64)
+    return speed
+
+
+def bailando_motion_beats(joints: np.ndarray, smoothing: float = BAILANDO_SMOOTHING_FRAMES) -> np.ndarray:
+    """Bailando's motion beats of ``joints`` (T, J, 3): indices into the (T-1)-long speed curve."""
+    return argrelextrema(bailando_speed_curve(joints, smoothing), np.less)[0].astype(np.int64)
+
+
+def bailando_music_beats(music_beats: np.ndarray, num_frames: int) -> np.ndarray:
+    """The music beats (frame indices) Bailando's BAS scores for a ``num_frames``-frame motion: as
+    int64, those in ``[0, num_frames - 1)`` (the reference truncates the beat track to the speed curve)."""
+    mb = np.asarray(music_beats, dtype=np.int64).reshape(-1)
+    return mb[(mb >= 0) & (mb < num_frames - 1)]
 
 
 def fact_motion_beats(joints: np.ndarray, order: int = FACT_ORDER_FRAMES) -> np.ndarray:
@@ -116,9 +130,8 @@ def bailando_bas(joints: np.ndarray, music_beats: np.ndarray, *, sigma: float = 
                  smoothing: float = BAILANDO_SMOOTHING_FRAMES) -> float:
     """Bailando's BAS of one sequence; ``music_beats`` are frame indices at the motion's frame rate."""
     x = np.asarray(joints)
-    mb = np.asarray(music_beats, dtype=np.int64).reshape(-1)
-    mb = mb[(mb >= 0) & (mb < x.shape[0] - 1)]  # the reference truncates the beat track to T-1
-    return music_centric_score(mb, bailando_motion_beats(x, smoothing), sigma)
+    return music_centric_score(bailando_music_beats(music_beats, x.shape[0]), bailando_motion_beats(x, smoothing),
+                               sigma)
 
 
 def fact_beat_align(joints: np.ndarray, music_beats: np.ndarray, *, sigma: float = FACT_SIGMA_FRAMES,

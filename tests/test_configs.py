@@ -145,3 +145,16 @@ def test_last_checkpoint_is_the_newest_not_the_best(path, monkeypatch, tmp_path)
     if monitored:  # the best-on-validation file is kept beside it, from the first validation
         best = sorted(folder.glob("best-*.ckpt"))
         assert len(best) == 1 and torch.load(best[0], weights_only=False)["global_step"] == 2
+
+
+def test_paper_configs_logging_to_wandb_make_previews_and_quick_configs_do_not():
+    """Preview videos and beat plots (training.previews.Previews) in every paper config that logs to wandb
+    and trains a stage with a ``preview`` (the RL stages have none yet); none in the quick configs, which
+    must stay fast."""
+    for path in CONFIGS:
+        rel = path.relative_to(ROOT / "configs")
+        trainer = yaml.safe_load(path.read_text())["trainer"]
+        previews = [c for c in trainer.get("callbacks") or [] if c["class_path"] == "training.previews.Previews"]
+        wandb = trainer.get("logger", {}).get("class_path", "").endswith("WandbLogger")
+        expected = rel.parts[0] != "quick" and wandb and rel.name != "rl.yaml"
+        assert len(previews) == int(expected), rel

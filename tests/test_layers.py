@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "metrics": {"data"},
-    "training": {"data"},
+    "training": {"data", "metrics"},
     "tokenizer": {"data", "metrics", "training"},
     "gpt": {"data", "metrics", "training", "tokenizer"},
     "duet": {"data", "metrics", "training", "tokenizer", "gpt"},

@@ -28,13 +28,20 @@ import torch
 from torch import nn
 
 from data.geometry import integrate_root_velocity, turn_dancer
+from data.motion import Motion
 from tokenizer.evaluation import code_histogram, codebook_usage, mpjpe_mm, root_error_at
 from tokenizer.motion import MotionTokenizer, MotionTokenizerConfig
-from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig
+from tokenizer.pretrained import Tokenizer
+from tokenizer.translation import RelativeTranslationVQVAE, TranslationConfig, follower_offset, follower_root
 from training.dist import world_size
 from training.config import coerce_config
 from training.optim import OptimizerConfig
+from training.previews import (BeatPlot, Preview, beat_frames, clip_frames, evaluating, shifted, song_path,
+                               validation_sequences)
 from training.stage import Stage, StageName
+
+SIDE_OFFSET = (1.5, 0.0, 0.0)
+"""Where a preview's reconstruction stands beside its source (metres)."""
 
 
 class _CodebookStage(Stage):
@@ -184,6 +191,27 @@ class TokenizerStage(_CodebookStage):
         d = _dancer_batches(batch)
         return {"indices": self.tokenizer.encode(d["joints"], d["root_vel"]), "name": batch.get("name"), "start": batch.get("start")}
 
+    def preview(self, seconds: float, count: int = 1) -> list[Preview]:
+        """For :class:`training.previews.Previews`: the first ``seconds`` of the first ``count``
+        validation sequences (a duet's follower), each beside its reconstruction from tokens
+        (:meth:`tokenizer.pretrained.Tokenizer.reconstruct`, 1.5 m to the side), with the
+        reconstruction's beat plot when the data module has a music beat channel."""
+        tok = Tokenizer.wrap(self.tokenizer)
+        channel = getattr(getattr(getattr(self.trainer, "datamodule", None), "music", None), "beat_channel", None)
+        out = []
+        with evaluating(self):
+            for seq in validation_sequences(self.trainer, count):
+                dancer = seq.dancer if hasattr(seq, "dancer") else seq.follower
+                n = clip_frames(seconds, tok.fps, seq.num_frames)
+                source = Motion(skeleton=tok.skeleton, fps=tok.fps, joints=dancer.joints[:n], name=seq.name)
+                rec = tok.reconstruct(source)
+                beats = None if channel is None else BeatPlot(rec.joints, tok.fps, beat_frames(seq.music[:n], channel),
+                                                              title=f"{seq.name} from tokens")
+                out.append(Preview(f"tokenizer_{seq.name}", [source, shifted(rec, SIDE_OFFSET, "from tokens")],
+                                   music=song_path(self.trainer, seq.name), beats=beats,
+                                   title=f"{seq.name}: source (blue) | from tokens (red)"))
+        return out
+
 
 # --------------------------------------------------------------------------------------------------
 # Relative translation
@@ -225,6 +253,27 @@ class TranslationStage(_CodebookStage):
     def predict_step(self, batch: dict, batch_idx: int) -> dict:
         return {"indices": self.translation.encode(batch[self.config.batch_key]), "name": batch.get("name"),
                 "start": batch.get("start")}
+
+    def preview(self, seconds: float, count: int = 1) -> list[Preview]:
+        """For :class:`training.previews.Previews`: the first ``seconds`` of the first ``count``
+        validation duets, the true leader and the true follower's pose placed where the follower's
+        offset tokens put it (the follower part of ``tokenizer/demo.py``'s duet clip, pose untokenized)."""
+        frame = self.config.frame
+        out = []
+        with evaluating(self):
+            for seq in validation_sequences(self.trainer, count):
+                n = clip_frames(seconds, self.config.fps, seq.num_frames)
+                lj = torch.as_tensor(seq.leader.joints[:n], dtype=torch.float32, device=self.device)  # (T, J, 3)
+                fj = torch.as_tensor(seq.follower.joints[:n], dtype=torch.float32, device=self.device)
+                offset, heading = follower_offset(lj, fj[:, 0], frame)  # (T, 3) in the trained frame
+                decoded = self.translation.decode(self.translation.encode(offset[None]), n)[0]
+                pelvis = follower_root(lj[:, 0], decoded, frame, heading)  # (T, 3)
+                placed = (fj - fj[:, :1] + pelvis[:, None]).double().cpu().numpy()
+                leader = Motion(skeleton="smplx55", fps=self.config.fps, joints=seq.leader.joints[:n], name="leader")
+                follower = Motion(skeleton="smplx55", fps=self.config.fps, joints=placed, name="placed by tokens")
+                out.append(Preview(f"translation_{seq.name}", [leader, follower], music=song_path(self.trainer, seq.name),
+                                   title=f"{seq.name}: leader (blue), follower placed by translation tokens (red)"))
+        return out
 
 
 __all__ = ["TokenizerStage", "TranslationStage"]

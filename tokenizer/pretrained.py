@@ -57,7 +57,8 @@ def _batched_tokens(indices: Mapping[str, Any], root_start: Any) -> tuple[dict[s
     ``(B, 3)`` float32 (a batch of one for unbatched input)."""
     idx = {k: torch.as_tensor(v).long() for k, v in indices.items()}
     idx = {k: v.reshape(1, -1) if v.ndim == 1 else v for k, v in idx.items()}
-    start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3)
+    device = next(iter(idx.values())).device
+    start = None if root_start is None else _to_tensor(root_start).float().reshape(-1, 3).to(device)
     return idx, start
 
 
@@ -80,6 +81,15 @@ class Tokenizer(nn.Module):
         """Rebuild the tokenizer a ``TokenizerStage`` checkpoint was trained as, weights and codebooks."""
         return _load(cls, path, cache, "tokenizer", "TokenizerStage")  # type: ignore[return-value]
 
+    @classmethod
+    def wrap(cls, model: MotionTokenizer) -> "Tokenizer":
+        """This API over an existing module (a training stage's, for its previews), sharing its weights;
+        the module's train / eval mode is left as it is."""
+        tok = cls.__new__(cls)
+        nn.Module.__init__(tok)
+        tok.config, tok.model = model.config, model
+        return tok
+
     # -- facts ---------------------------------------------------------------------------------------
     @property
     def parts(self) -> list[str]:
@@ -101,6 +111,11 @@ class Tokenizer(nn.Module):
     def codebook_size(self) -> int:
         return self.model.codebook_size
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are: what :meth:`encode` moves its input to."""
+        return next(self.model.parameters()).device
+
     # -- contract ------------------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, motion: Motion | torch.Tensor | np.ndarray,
@@ -121,7 +136,7 @@ class Tokenizer(nn.Module):
         if root_vel is None:
             root_vel = root_velocity(joints[..., 0, :])
         else:
-            root_vel = _to_tensor(root_vel).float().reshape(joints.shape[0], joints.shape[1], 3)
+            root_vel = _to_tensor(root_vel).float().reshape(joints.shape[0], joints.shape[1], 3).to(joints.device)
         idx = self.model.encode(joints - joints[..., :1, :], root_vel)  # pelvis-relative, pelvis slot exactly 0
         return {k: v if batched else v[0] for k, v in idx.items()}
 
@@ -188,11 +203,12 @@ class Tokenizer(nn.Module):
     def _motion_arrays(self, decoded: Mapping[str, torch.Tensor]
                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Unbatched decoder output -> float64 ``(joints, rotations, root)`` of a :class:`Motion`."""
-        joints = decoded["joints"].double().numpy()
-        if "rotations" not in decoded:
+        arrays = {k: v.detach().cpu().double().numpy() for k, v in decoded.items()}
+        joints = arrays["joints"]
+        if "rotations" not in arrays:
             return joints, None, None
-        root = decoded["root"].double().numpy() - get_skeleton(self.skeleton).root_rest
-        return joints, decoded["rotations"].double().numpy(), root
+        root = arrays["root"] - get_skeleton(self.skeleton).root_rest
+        return joints, arrays["rotations"], root
 
     def _joints(self, motion: Motion | torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool]:
         if isinstance(motion, Motion):
@@ -205,6 +221,7 @@ class Tokenizer(nn.Module):
             x = torch.as_tensor(motion.joints, dtype=torch.float32)
         else:
             x = _to_tensor(motion).float()
+        x = x.to(self.device)
         batched = x.ndim == 4
         if x.ndim == 3:
             x = x[None]

@@ -130,6 +130,39 @@ class CodebookDump(pl.Callback):
                     "first_batch_sum": self.first_batch_sum}, f"{self.folder}/rank{trainer.global_rank}.pt")
 
 
+class StateDump(pl.Callback):
+    """For the two-process DDP tests of any stage: each rank writes to ``<folder>/rank<k>.pt`` its
+    stage's whole state dict when training starts (after DDP has broadcast rank 0's) and when it ends,
+    the sum of batch ``key`` of the first batch it trained on, whether each codebook all-reduces
+    (``use_ddp``, the library's decision), and what :meth:`extra` adds; the parent compares them."""
+
+    def __init__(self, folder: str, key: str = "joints") -> None:
+        self.folder, self.key = folder, key
+        self.first_batch_sum: float | None = None
+        self.start: dict[str, torch.Tensor] | None = None
+
+    @staticmethod
+    def state(pl_module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+
+    def extra(self, pl_module) -> dict:
+        """More a subclass wants compared (plain data ``torch.load(weights_only=True)`` reads)."""
+        return {}
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = self.state(pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.first_batch_sum is None:
+            self.first_batch_sum = float(batch[self.key].sum())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        synced = [bool(m.use_ddp) for m in pl_module.modules() if hasattr(m, "use_ddp")]
+        torch.save({"start": self.start, "end": self.state(pl_module), "synced": synced,
+                    "world_size": trainer.world_size, "first_batch_sum": self.first_batch_sum,
+                    **self.extra(pl_module)}, f"{self.folder}/rank{trainer.global_rank}.pt")
+
+
 def make_tokenizer(task: str, **part) -> MotionTokenizer:
     """A tiny plain tokenizer (seeded), solo at stride 8 or duet at stride 4."""
     torch.manual_seed(0)
@@ -143,5 +176,6 @@ def toys() -> types.SimpleNamespace:
         toy_motion=toy_motion, dancer_arrays=dancer_arrays, solo_sequences=solo_sequences,
         duet_sequences=duet_sequences, batch_of=batch_of, ToyDataModule=ToyDataModule, tiny_part=tiny_part,
         tiny_stage=tiny_stage, tiny_translation_stage=tiny_translation_stage, CodebookDump=CodebookDump,
+        StateDump=StateDump,
         make_tokenizer=make_tokenizer,
     )
