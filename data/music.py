@@ -40,6 +40,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -862,6 +863,38 @@ def _read_cache(path: Path, key: str, spec: FeatureSet, fps: float) -> MusicFeat
         return None  # corrupt or foreign: recompute and overwrite
 
 
+_NUMBA_WARM: set[str] = set()
+"""Feature sets this process has computed once (its numba kernels are compiled or loaded)."""
+
+
+@contextlib.contextmanager
+def numba_first_use(what: str) -> Iterator[None]:
+    """Serialise, across processes, each process's first computation of ``what``.
+
+    librosa's numba kernels are compiled on first use and cached beside librosa's files
+    (``cache=True``); two processes writing or reading that cache at the same moment can crash one of
+    them (SIGSEGV: seen on a fresh install when two trainings compute their songs' features at once).
+    The first computation of each feature set in a process holds an exclusive lock on a file named
+    after this environment (``sys.prefix``), so the cache is written once and read whole; later ones
+    take no lock. Where ``fcntl`` is missing (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None
+    if what in _NUMBA_WARM or fcntl is None:
+        yield
+        return
+    env = hashlib.sha1(os.path.realpath(sys.prefix).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"pasdeux-numba-{env}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+            _NUMBA_WARM.add(what)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def compute_features(path: str | os.PathLike, fps: float = 60, feature_set: str = "bailando438",
                      cache_dir: str | os.PathLike | None = None, *,
                      use_cache: bool = True) -> MusicFeatures:
@@ -891,9 +924,10 @@ def compute_features(path: str | os.PathLike, fps: float = 60, feature_set: str 
             hit.source = str(p)
             return hit
 
-    stream = _AudioStream(p, sr)
-    result = _features_from_blocks(stream, fps, spec, start_bpm=start_bpm, source=p,
-                                   duration=lambda: stream.duration)
+    with numba_first_use(spec.name):
+        stream = _AudioStream(p, sr)
+        result = _features_from_blocks(stream, fps, spec, start_bpm=start_bpm, source=p,
+                                       duration=lambda: stream.duration)
     if cache_path is not None:
         try:
             save_npz_atomic(cache_path, key=np.asarray(key), **result.to_npz_dict())

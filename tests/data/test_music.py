@@ -507,3 +507,29 @@ def test_cli_features_end_to_end(audio_dir, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert str(bad) in lines[0] and lines[0].startswith("pasdeux: error:")
     assert not list(out2.glob("**/*.npz")) and not list(out2.glob("**/.*"))
+
+
+def test_a_processes_first_feature_computation_holds_the_numba_cache_lock(tmp_path, monkeypatch):
+    # librosa's numba cache written by two processes at once crashed one (SIGSEGV) on a fresh install
+    from data import music
+
+    monkeypatch.setattr(music.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(music, "_NUMBA_WARM", set())
+    probe = ("import fcntl, sys\nf = open(sys.argv[1])\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "    print('free')\nexcept OSError:\n    print('held')\n")
+
+    def other_process_sees() -> str:
+        [lock] = tmp_path.glob("pasdeux-numba-*.lock")
+        return subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True, text=True).stdout.strip()
+
+    with pytest.raises(RuntimeError):
+        with music.numba_first_use("aist55"):
+            raise RuntimeError("failed first computation")
+    assert "aist55" not in music._NUMBA_WARM  # a failed first use is not a warm cache
+    with music.numba_first_use("aist55"):
+        assert other_process_sees() == "held"
+    assert other_process_sees() == "free"  # released
+    with music.numba_first_use("aist55"):  # warm now: no lock
+        assert other_process_sees() == "free"
+    with music.numba_first_use("edge35"):  # another feature set's first use locks again
+        assert other_process_sees() == "held"
