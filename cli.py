@@ -204,8 +204,8 @@ def _tool_parser() -> argparse.ArgumentParser:
                                    "Stages whose config, inputs and code are unchanged are reused.")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.add_argument("--schedule", choices=("demo", "full"), default="demo",
-                   help="demo: each stage's short demo schedule (about 20 min on 2 cores); full: the quick "
-                        "configs' own max_steps (what the README's figures are measured on; about an hour)")
+                   help="demo: each stage's short demo schedule (under 20 min on 2 cores); full: the quick "
+                        "configs' own max_steps (what the README's figures are measured on)")
     p.add_argument("--jobs", type=int, default=None, help="tasks at once (default: 2 on 2 or more cores)")
     p.add_argument("--retrain", action="store_true", help="train every stage again, even when unchanged")
     p.set_defaults(func=_demo)
