@@ -86,8 +86,9 @@ class FitResult:
 def relocated_config(fit: QuickFit, out: Path, max_steps: int | None = None) -> dict:
     """``fit``'s quick YAML with every ``demo_out/...`` path moved under ``out``: the data root to
     ``out/synth/<corpus>``, logs to ``out/runs``, checkpoints to ``out/checkpoints/<name>``, the
-    earlier stages' checkpoints by ``model_paths``; ``max_steps`` replaces the config's (validation
-    then runs at the end of the run when the config's interval does not divide it)."""
+    earlier stages' checkpoints by ``model_paths``, no progress bar (its output goes to a log file);
+    ``max_steps`` replaces the config's (validation then runs at the end of the run when the config's
+    interval does not divide it)."""
     out = Path(out)
     cfg = yaml.safe_load(fit.config_path.read_text())
     cfg["data"]["init_args"]["root"] = str(out / "synth" / fit.corpus)
@@ -99,6 +100,7 @@ def relocated_config(fit: QuickFit, out: Path, max_steps: int | None = None) -> 
     for cb in trainer.get("callbacks", []):
         if cb["class_path"].endswith("ModelCheckpoint"):
             cb["init_args"]["dirpath"] = str(out / "checkpoints" / fit.name)
+    trainer["enable_progress_bar"] = False  # the output goes to a log file; the demo prints the steps
     if max_steps is not None:
         trainer["max_steps"] = int(max_steps)
         interval = trainer.get("val_check_interval")
