@@ -863,6 +863,11 @@ def _read_cache(path: Path, key: str, spec: FeatureSet, fps: float) -> MusicFeat
         return None  # corrupt or foreign: recompute and overwrite
 
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
+
 _NUMBA_WARM: set[str] = set()
 """Feature sets this process has computed once (its numba kernels are compiled or loaded)."""
 
@@ -878,10 +883,6 @@ def numba_first_use(what: str) -> Iterator[None]:
     after this environment (``sys.prefix``), so the cache is written once and read whole; later ones
     take no lock. Where ``fcntl`` is missing (Windows) nothing is locked.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        fcntl = None
     if what in _NUMBA_WARM or fcntl is None:
         yield
         return

@@ -68,6 +68,7 @@ def demo_tasks(out: Path, preset: str, seed: int, schedule: str, reuse: bool, re
 
     def fit_task(fit: QuickFit) -> Task:
         steps = fit.demo_steps if schedule == "demo" else None
+        total = steps or fit.config_steps
 
         def run(threads: int) -> tuple[dict, str]:
             upstream = {d: results[d].fingerprint for d in fit.deps}
@@ -81,9 +82,8 @@ def demo_tasks(out: Path, preset: str, seed: int, schedule: str, reuse: bool, re
 
         def status() -> str | None:
             step = last_logged_step(out, fit.name)
-            return None if step is None else f"step {step}/{steps or '?'}"
+            return None if step is None else f"step {step}/{total}"
 
-        total = steps or 2000
         return Task(fit.name, run, ("corpus", *fit.deps), SECONDS_PER_STEP.get(fit.name, 0.5) * total, status)
 
     with_threads = lambda step: (lambda threads: step(out, threads))  # noqa: E731

@@ -63,6 +63,11 @@ class QuickFit:
         return ROOT / "configs" / "quick" / f"{self.name}.yaml"
 
     @property
+    def config_steps(self) -> int:
+        """The config's own ``max_steps`` (the full schedule)."""
+        return int(yaml.safe_load(self.config_path.read_text())["trainer"]["max_steps"])
+
+    @property
     def deps(self) -> tuple[str, ...]:
         """The stages whose checkpoints this one reads."""
         return tuple(self.model_paths.values())
@@ -200,7 +205,7 @@ def fit_quick(fit: QuickFit, out: Path, max_steps: int | None = None, upstream: 
     finished checkpoint. ``upstream``: the fingerprints of the stages it reads."""
     out = Path(out)
     config = relocated_config(fit, out, max_steps)
-    config_steps = int(yaml.safe_load(fit.config_path.read_text())["trainer"]["max_steps"])
+    config_steps = fit.config_steps
     steps = int(config["trainer"]["max_steps"])
     source = source_fingerprint() if source is None else source
     fingerprint = fit_fingerprint(config, dict(upstream or {}), corpus_fingerprint, source)
